@@ -1,0 +1,40 @@
+# Two commands on a fresh machine: `make demo` and `make test`. Everything installs from uv.lock.
+PYTHON ?= python3
+UV_VERSION := 0.13.9
+UV := .tools/bin/uv
+VENV := .venv
+export UV_COMPILE_BYTECODE := 1
+
+.PHONY: install demo stop test lint lock clean bench
+
+$(UV):
+	$(PYTHON) -m pip install --quiet --disable-pip-version-check --target .tools uv==$(UV_VERSION)
+
+$(VENV)/.synced: $(UV) uv.lock pyproject.toml
+	$(UV) sync --frozen --compile-bytecode
+	@touch $@
+
+## install: create .venv from the lock (bytecode compiled)
+install: $(VENV)/.synced
+
+## demo: start the emulator and Airflow on 127.0.0.1, onboard sample customers through REST, print results
+demo: install
+	$(VENV)/bin/python scripts/demo.py run
+
+## stop: stop every process `make demo` started
+stop:
+	@if [ -x $(VENV)/bin/python ]; then $(VENV)/bin/python scripts/demo.py stop; else $(PYTHON) scripts/demo.py stop; fi
+
+## test: the whole test suite (needs PostgreSQL and Redis on 127.0.0.1 for the integration tests)
+test: install
+	$(VENV)/bin/python -m pytest
+
+lint: install
+	$(VENV)/bin/ruff check .
+
+## lock: re-resolve dependencies after editing pyproject.toml
+lock: $(UV)
+	$(UV) lock
+
+clean: stop
+	rm -rf .demo .kyc

@@ -1,0 +1,1 @@
+"""Onboarding: the validated request, customer registration and (later stages) the decision pipeline."""

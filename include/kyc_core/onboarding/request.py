@@ -1,0 +1,211 @@
+"""The onboarding request: what an integrator or analyst submits, validated before anything is written."""
+
+from __future__ import annotations
+
+import re
+from datetime import date
+from enum import StrEnum
+from typing import Annotated, Any, Literal
+
+import pycountry
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, field_validator
+from stdnum.fr import siren as stdnum_siren
+from stdnum.fr import siret as stdnum_siret
+
+from kyc_core.errors import UserError
+
+
+class Segment(StrEnum):
+    """Client segment: sets the policy (thresholds, triggers, documents)."""
+
+    CGP = "cgp"
+    FINTECH = "fintech"
+    ASSET_MGMT = "asset_mgmt"
+
+
+class PepCategory(StrEnum):
+    """Declared politically-exposed-person category."""
+
+    DOMESTIC = "domestic"
+    FOREIGN = "foreign"
+    INTERNATIONAL_ORGANISATION = "international_organisation"
+    FAMILY_MEMBER = "family_member"
+    CLOSE_ASSOCIATE = "close_associate"
+
+
+def _country(value: str | None) -> str | None:
+    if value is None:
+        return None
+    code = value.strip().upper()
+    if pycountry.countries.get(alpha_2=code) is None:
+        raise ValueError(f"not an ISO 3166-1 alpha-2 country code: {value!r}")
+    return code
+
+
+_YEAR_MONTH = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
+
+
+class _Base(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, frozen=True)
+
+
+class DeclaredPerson(_Base):
+    """An officer or beneficial owner as declared by the customer."""
+
+    name: str = Field(min_length=2, max_length=200)
+    birth_month: str | None = Field(default=None, description="YYYY-MM")
+    nationality: str | None = None
+    role: str | None = Field(default=None, max_length=100)
+    ownership_pct: float | None = Field(default=None, ge=0, le=100)
+
+    _nationality = field_validator("nationality")(classmethod(lambda cls, v: _country(v)))
+
+    @field_validator("birth_month")
+    @classmethod
+    def _birth_month(cls, value: str | None) -> str | None:
+        if value is not None and not _YEAR_MONTH.match(value):
+            raise ValueError("must be YYYY-MM")
+        return value
+
+
+class PersonCustomer(_Base):
+    """A natural person."""
+
+    kind: Literal["person"] = "person"
+    name: str = Field(min_length=2, max_length=200)
+    birth_date: date
+    nationality: str
+    residence_country: str
+    occupation: str | None = Field(default=None, max_length=200)
+    pep_declared: bool = False
+    pep_category: PepCategory | None = None
+    expected_patrimony_eur: float | None = Field(default=None, ge=0)
+    monthly_volume_eur: float | None = Field(default=None, ge=0)
+
+    _countries = field_validator("nationality", "residence_country")(classmethod(lambda cls, v: _country(v)))
+
+    @field_validator("birth_date")
+    @classmethod
+    def _plausible_birth(cls, value: date) -> date:
+        today = date.today()
+        if value > today:
+            raise ValueError("is in the future")
+        if value.year < today.year - 130:
+            raise ValueError("is more than 130 years ago")
+        return value
+
+
+class EntityCustomer(_Base):
+    """A legal entity registered in France, identified by its SIREN (or a SIRET of one of its establishments)."""
+
+    kind: Literal["entity"] = "entity"
+    siren: str
+    declared_name: str = Field(min_length=1, max_length=300)
+    siret: str | None = None
+    declared_officers: list[DeclaredPerson] = Field(default_factory=list, max_length=100)
+    declared_beneficial_owners: list[DeclaredPerson] = Field(default_factory=list, max_length=100)
+    business_countries: list[str] = Field(default_factory=list, max_length=50)
+    monthly_volume_eur: float | None = Field(default=None, ge=0)
+
+    @field_validator("siren")
+    @classmethod
+    def _siren(cls, value: str) -> str:
+        compact = stdnum_siren.compact(value)
+        if not stdnum_siren.is_valid(compact):
+            raise ValueError("is not a valid SIREN (9 digits with a valid Luhn key)")
+        return compact
+
+    @field_validator("siret")
+    @classmethod
+    def _siret(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        compact = stdnum_siret.compact(value)
+        if not stdnum_siret.is_valid(compact):
+            raise ValueError("is not a valid SIRET (14 digits with a valid Luhn key)")
+        return compact
+
+    @field_validator("business_countries")
+    @classmethod
+    def _business_countries(cls, value: list[str]) -> list[str]:
+        return [_country(v) for v in value]
+
+
+class OnboardingCustomer(_Base):
+    """One customer to onboard: the subject plus how it came to us."""
+
+    customer: Annotated[PersonCustomer | EntityCustomer, Field(discriminator="kind")]
+    segment: Segment
+    channel: str = Field(default="api", max_length=32)
+    external_ref: str | None = Field(default=None, min_length=1, max_length=128, pattern=r"^[A-Za-z0-9._:\-]+$")
+
+
+class OnboardingRequest(_Base):
+    """The trigger's conf: one customer or a small batch."""
+
+    customers: list[OnboardingCustomer] = Field(min_length=1, max_length=500)
+
+
+_ADAPTER = TypeAdapter(OnboardingRequest)
+
+
+def field_errors(exc: ValidationError) -> list[dict[str, str]]:
+    """Field paths and messages only: the rejected values may be personal data and are never echoed."""
+    return [
+        {"field": ".".join(str(part) for part in err["loc"]), "message": err["msg"]} for err in exc.errors(include_input=False)
+    ]
+
+
+class InvalidRequest(UserError):
+    """The request failed validation; `errors` names every offending field."""
+
+    def __init__(self, errors: list[dict[str, str]]):
+        self.errors = errors
+        first = errors[0]
+        more = f" (+{len(errors) - 1} more)" if len(errors) > 1 else ""
+        super().__init__(f"invalid onboarding request: {first['field']}: {first['message']}{more}")
+
+
+def parse_request(conf: Any) -> OnboardingRequest:
+    """Validate a trigger conf; raise InvalidRequest naming the fields."""
+    if not isinstance(conf, dict):
+        raise InvalidRequest([{"field": "(root)", "message": "conf must be a JSON object"}])
+    try:
+        return _ADAPTER.validate_python(conf)
+    except ValidationError as exc:
+        raise InvalidRequest(field_errors(exc)) from None
+
+
+def request_json_schema() -> dict[str, Any]:
+    """Full JSON schema of one customer entry, references inlined (documentation, API clients)."""
+    schema = OnboardingCustomer.model_json_schema()
+    defs = schema.pop("$defs", {})
+
+    def inline(node: Any) -> Any:
+        if isinstance(node, dict):
+            if "$ref" in node:
+                return inline(defs[node["$ref"].split("/")[-1]])
+            return {k: inline(v) for k, v in node.items() if k != "discriminator"}
+        if isinstance(node, list):
+            return [inline(v) for v in node]
+        return node
+
+    return inline(schema)
+
+
+def trigger_item_schema() -> dict[str, Any]:
+    """The structural part of one entry, checked by Airflow at trigger time.
+
+    Deeper rules (Luhn keys, dates, country codes, required subject fields) are checked by the
+    validation task so that the run fails naming the exact field and the refusal is audited.
+    """
+    return {
+        "type": "object",
+        "required": ["customer", "segment"],
+        "properties": {
+            "customer": {"type": "object", "required": ["kind"], "properties": {"kind": {"enum": ["person", "entity"]}}},
+            "segment": {"enum": [s.value for s in Segment]},
+            "channel": {"type": "string"},
+            "external_ref": {"type": ["string", "null"]},
+        },
+    }

@@ -1,0 +1,45 @@
+"""One settings object for every tunable of the domain core, read from the environment."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+#: Repository root when running from a checkout (include/kyc_core/settings.py -> repo).
+_PACKAGE_ROOT = Path(__file__).resolve().parents[1]
+
+
+def _env(name: str, default: str | None = None) -> str | None:
+    value = os.environ.get(name)
+    return value if value not in (None, "") else default
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Process-wide configuration; build it with :func:`get_settings`, never mutate it."""
+
+    # Where embedded stores (the SQLite file, emulator data) live when nothing else is configured.
+    home: Path = field(default_factory=lambda: Path(_env("KYC_HOME", ".kyc")).resolve())
+    # SQLAlchemy URL of the KYC database; empty means the embedded SQLite file under `home`.
+    database_url: str | None = field(default_factory=lambda: _env("KYC_DATABASE_URL"))
+    # Redis URL for breaker, rate-limit and cache state shared by every worker; empty means in-process.
+    redis_url: str | None = field(default_factory=lambda: _env("KYC_REDIS_URL"))
+    # Directory of the versioned policy YAML files.
+    policy_dir: Path = field(
+        default_factory=lambda: Path(_env("KYC_POLICY_DIR", str(_PACKAGE_ROOT / "policies"))).resolve()
+    )
+    # Who the CLI records as the actor of audit events it writes.
+    actor: str = field(default_factory=lambda: _env("KYC_ACTOR", f"cli:{os.environ.get('USER', 'unknown')}"))
+
+    @property
+    def effective_database_url(self) -> str:
+        """The configured URL, or the embedded SQLite file."""
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{self.home / 'kyc.db'}"
+
+
+def get_settings() -> Settings:
+    """Read the environment now (tests change it between calls)."""
+    return Settings()

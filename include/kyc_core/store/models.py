@@ -1,0 +1,237 @@
+"""SQLAlchemy 2 models of the KYC database (never Airflow's metadata database)."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Date,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+# Stable constraint names so Alembic migrations are identical on SQLite and Postgres.
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+# Integer primary keys autoincrement on SQLite only as INTEGER, on Postgres BIGINT is preferred.
+BigId = BigInteger().with_variant(Integer(), "sqlite")
+
+
+class Base(DeclarativeBase):
+    """Declarative base carrying the naming convention."""
+
+    metadata = MetaData(naming_convention=NAMING)
+    type_annotation_map = {dict[str, Any]: JSON, list[Any]: JSON}
+
+
+class Customer(Base):
+    """A natural person or legal entity under KYC, identified by its business reference."""
+
+    __tablename__ = "customer"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    # The integrator's reference (or a hash of the validated input when none was given).
+    customer_ref: Mapped[str] = mapped_column(String(128), unique=True)
+    kind: Mapped[str] = mapped_column(String(16))  # person | entity
+    segment: Mapped[str] = mapped_column(String(32))
+    channel: Mapped[str | None] = mapped_column(String(32))
+    siren: Mapped[str | None] = mapped_column(String(9), index=True)
+    identifiers: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    # Validated input as received; personal data stays in the database, never in logs.
+    profile: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    input_hash: Mapped[str] = mapped_column(String(64))
+    risk_level: Mapped[str | None] = mapped_column(String(16))
+    status: Mapped[str] = mapped_column(String(32), default="new")
+    flagged_for_review: Mapped[bool] = mapped_column(Boolean, default=False)
+    next_review_date: Mapped[date | None] = mapped_column(Date, index=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class RegistrySnapshot(Base):
+    """A raw answer from a register, kept verbatim with its content hash."""
+
+    __tablename__ = "registry_snapshot"
+    __table_args__ = (UniqueConstraint("source", "request_key", "content_hash", name="uq_registry_snapshot_content"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    source: Mapped[str] = mapped_column(String(32))
+    operation: Mapped[str] = mapped_column(String(64))
+    request_key: Mapped[str] = mapped_column(String(128), index=True)
+    customer_id: Mapped[str | None] = mapped_column(ForeignKey("customer.id"), index=True)
+    content_hash: Mapped[str] = mapped_column(String(64))
+    payload: Mapped[str] = mapped_column(Text)
+    http_status: Mapped[int | None] = mapped_column(Integer)
+    from_cache: Mapped[bool] = mapped_column(Boolean, default=False)
+    fetched_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    run_id: Mapped[str | None] = mapped_column(String(250))
+
+
+class ListVersion(Base):
+    """One loaded version of a sanctions list, with its delta against the version it replaced."""
+
+    __tablename__ = "list_version"
+    __table_args__ = (Index("ix_list_version_key_status", "list_key", "status"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    list_key: Mapped[str] = mapped_column(String(32))
+    content_hash: Mapped[str] = mapped_column(String(64), index=True)
+    source_format: Mapped[str] = mapped_column(String(32))
+    source_uri: Mapped[str | None] = mapped_column(Text)
+    published_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    loaded_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    # active | superseded | refused
+    status: Mapped[str] = mapped_column(String(16))
+    entry_count: Mapped[int] = mapped_column(Integer, default=0)
+    counts: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    previous_version_id: Mapped[int | None] = mapped_column(ForeignKey("list_version.id"))
+    delta_added: Mapped[int] = mapped_column(Integer, default=0)
+    delta_changed: Mapped[int] = mapped_column(Integer, default=0)
+    delta_removed: Mapped[int] = mapped_column(Integer, default=0)
+    delta: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    refusal_reason: Mapped[str | None] = mapped_column(Text)
+
+
+class ListEntry(Base):
+    """A normalized entry of one list version."""
+
+    __tablename__ = "list_entry"
+    __table_args__ = (UniqueConstraint("version_id", "native_id", name="uq_list_entry_version_native"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    version_id: Mapped[int] = mapped_column(ForeignKey("list_version.id", ondelete="CASCADE"), index=True)
+    list_key: Mapped[str] = mapped_column(String(32))
+    native_id: Mapped[str] = mapped_column(String(64))
+    entry_type: Mapped[str] = mapped_column(String(16))
+    primary_name: Mapped[str] = mapped_column(Text)
+    entry_hash: Mapped[str] = mapped_column(String(64))
+    data: Mapped[dict[str, Any]] = mapped_column()
+
+
+class ScreeningHit(Base):
+    """A potential match between a screened party and a list entry, with its explanation."""
+
+    __tablename__ = "screening_hit"
+    __table_args__ = (
+        UniqueConstraint(
+            "customer_id", "subject_key", "list_key", "native_id", "entry_hash", "run_id", name="uq_screening_hit_once"
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    customer_id: Mapped[str | None] = mapped_column(ForeignKey("customer.id"), index=True)
+    # customer | officer | owner, and a stable key of the screened party within the customer.
+    subject_role: Mapped[str] = mapped_column(String(16))
+    subject_key: Mapped[str] = mapped_column(String(128))
+    list_key: Mapped[str] = mapped_column(String(32))
+    native_id: Mapped[str] = mapped_column(String(64))
+    list_version_id: Mapped[int | None] = mapped_column(ForeignKey("list_version.id"))
+    entry_hash: Mapped[str] = mapped_column(String(64))
+    matched_name: Mapped[str] = mapped_column(Text)
+    score: Mapped[float] = mapped_column(Float)
+    verdict: Mapped[str] = mapped_column(String(16))  # match | review
+    explanation: Mapped[dict[str, Any]] = mapped_column()
+    matcher_version: Mapped[str] = mapped_column(String(32))
+    run_id: Mapped[str] = mapped_column(String(250), default="")
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class MatchJudgement(Base):
+    """An analyst's judgement on a hit; a new row each time, applied until the listed entry changes."""
+
+    __tablename__ = "match_judgement"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    customer_id: Mapped[str | None] = mapped_column(ForeignKey("customer.id"), index=True)
+    subject_key: Mapped[str] = mapped_column(String(128))
+    list_key: Mapped[str] = mapped_column(String(32))
+    native_id: Mapped[str] = mapped_column(String(64))
+    entry_hash: Mapped[str] = mapped_column(String(64))
+    verdict: Mapped[str] = mapped_column(String(16))  # false_positive | true_match
+    analyst: Mapped[str] = mapped_column(String(128))
+    rationale: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class Decision(Base):
+    """The outcome of one onboarding or review run for one customer, with everything that produced it."""
+
+    __tablename__ = "decision"
+    __table_args__ = (UniqueConstraint("customer_id", "run_id", name="uq_decision_customer_run"),)
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    customer_id: Mapped[str] = mapped_column(ForeignKey("customer.id"), index=True)
+    run_id: Mapped[str] = mapped_column(String(250))
+    outcome: Mapped[str] = mapped_column(String(16))  # approve | review | edd_required | reject
+    status: Mapped[str] = mapped_column(String(16), default="final")  # pending_review | final
+    risk_level: Mapped[str | None] = mapped_column(String(16))
+    score: Mapped[float | None] = mapped_column(Float)
+    reasons: Mapped[list[Any]] = mapped_column(default=list)
+    contributions: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    documents: Mapped[list[Any]] = mapped_column(default=list)
+    lineage: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    policy_version: Mapped[str | None] = mapped_column(String(64))
+    next_review_date: Mapped[date | None] = mapped_column(Date)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class AuditEvent(Base):
+    """Append-only, hash-chained record of everything that happened; the database refuses edits."""
+
+    __tablename__ = "audit_event"
+
+    seq: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=False)
+    event_id: Mapped[str] = mapped_column(String(36), unique=True)
+    event_type: Mapped[str] = mapped_column(String(48), index=True)
+    actor: Mapped[str] = mapped_column(String(128))
+    customer_id: Mapped[str | None] = mapped_column(String(36), index=True)
+    case_id: Mapped[str | None] = mapped_column(String(64), index=True)
+    run_id: Mapped[str | None] = mapped_column(String(250))
+    occurred_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    # Canonical JSON text: hashed byte for byte, so it is stored as text, not as a JSON column.
+    payload: Mapped[str] = mapped_column(Text)
+    # Lets a re-run task append the same fact once only.
+    idempotency_key: Mapped[str | None] = mapped_column(String(255), unique=True)
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64), unique=True)
+
+
+class SourceCall(Base):
+    """One call to an external source, cached or not: what SLA and cost monitoring read."""
+
+    __tablename__ = "source_call"
+    __table_args__ = (Index("ix_source_call_source_started", "source", "started_at"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    source: Mapped[str] = mapped_column(String(32))
+    operation: Mapped[str] = mapped_column(String(64))
+    started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    latency_ms: Mapped[float] = mapped_column(Float)
+    # ok | not_found | error | timeout | circuit_open | rate_limited | cache_hit
+    outcome: Mapped[str] = mapped_column(String(16))
+    http_status: Mapped[int | None] = mapped_column(Integer)
+    cost: Mapped[float] = mapped_column(Float, default=0.0)
+    cache_hit: Mapped[bool] = mapped_column(Boolean, default=False)
+    attempts: Mapped[int] = mapped_column(Integer, default=1)
+    error_class: Mapped[str | None] = mapped_column(String(64))
+    request_key: Mapped[str | None] = mapped_column(String(128))
+    run_id: Mapped[str | None] = mapped_column(String(250))
+    task_id: Mapped[str | None] = mapped_column(String(250))

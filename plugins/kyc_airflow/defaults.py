@@ -1,0 +1,23 @@
+"""House defaults shared by the DAG files (kept import-light: DAG files load this at parse time)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pendulum
+
+START_DATE = pendulum.datetime(2026, 1, 1, tz="UTC")
+OWNER = "kyc-compliance"
+
+#: Tasks that call outside (database, registers, list downloads): retried with exponential backoff.
+EXTERNAL_CALL = {
+    "retries": 3,
+    "retry_delay": timedelta(seconds=15),
+    "retry_exponential_backoff": 2.0,
+    "max_retry_delay": timedelta(minutes=10),
+}
+
+#: Tasks that only judge their input: a retry cannot fix bad input.
+NO_RETRY = {"retries": 0}
+
+DEFAULT_ARGS = {"owner": OWNER, **EXTERNAL_CALL}

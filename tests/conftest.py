@@ -1,0 +1,103 @@
+"""Shared fixtures: real-data location, real Postgres and Redis with per-run isolation."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import uuid
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED_DATA = Path(os.environ.get("KYC_SHARED_DATA", REPO.parent / "shared" / "data"))
+IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
+# Airflow reads its config at import: give the test process a throwaway home before anything imports it.
+_AIRFLOW_HOME = tempfile.mkdtemp(prefix="kyc-airflow-test-")
+os.environ.setdefault("AIRFLOW_HOME", _AIRFLOW_HOME)
+os.environ.setdefault("AIRFLOW__CORE__LOAD_EXAMPLES", "False")
+os.environ.setdefault("AIRFLOW__CORE__DAGS_FOLDER", str(REPO / "dags"))
+os.environ.setdefault("AIRFLOW__CORE__UNIT_TEST_MODE", "True")
+os.environ.setdefault("AIRFLOW__DATABASE__SQL_ALCHEMY_CONN", f"sqlite:///{_AIRFLOW_HOME}/airflow.db")
+
+PG_ADMIN_URL = os.environ.get("KYC_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
+REDIS_URL = os.environ.get("KYC_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+
+
+def _unavailable(what: str, why: str) -> None:
+    """Fail under CI (a missing service is a broken build), skip with the reason locally."""
+    message = f"{what} unavailable ({why})"
+    if IN_CI:
+        pytest.fail(f"{message}; CI=true requires it", pytrace=False)
+    pytest.skip(f"{message}: skipped locally")
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    """The real sample files in ../shared/data (read in place, never copied)."""
+    if not (SHARED_DATA / "real").is_dir():
+        _unavailable("real sample data", f"{SHARED_DATA}/real does not exist; set KYC_SHARED_DATA")
+    return SHARED_DATA
+
+
+@pytest.fixture(scope="session")
+def pg_admin_url() -> str:
+    """URL of the real PostgreSQL server's maintenance database."""
+    try:
+        import psycopg
+
+        with psycopg.connect(PG_ADMIN_URL.replace("postgresql+psycopg", "postgresql"), connect_timeout=3):
+            pass
+    except Exception as exc:  # noqa: BLE001 - any failure means the service is not usable
+        _unavailable("PostgreSQL at " + PG_ADMIN_URL, str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
+    return PG_ADMIN_URL
+
+
+@pytest.fixture
+def pg_url(pg_admin_url: str):
+    """A fresh, empty PostgreSQL database for one test, dropped afterwards."""
+    import psycopg
+
+    name = f"kyc_test_{uuid.uuid4().hex[:12]}"
+    plain = pg_admin_url.replace("postgresql+psycopg", "postgresql")
+    with psycopg.connect(plain, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    url = pg_admin_url.rsplit("/", 1)[0] + "/" + name
+    yield url
+    from kyc_core.store.db import dispose_engines
+
+    dispose_engines()
+    with psycopg.connect(plain, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
+def sqlite_url(tmp_path: Path) -> str:
+    """A fresh embedded database file for one test."""
+    return f"sqlite:///{tmp_path / 'kyc.db'}"
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def db_url(request) -> str:
+    """Run the test on both supported databases."""
+    if request.param == "sqlite":
+        return request.getfixturevalue("sqlite_url")
+    return request.getfixturevalue("pg_url")
+
+
+@pytest.fixture
+def redis_url():
+    """The real Redis, with a key prefix unique to this test; its keys are deleted afterwards."""
+    import redis
+
+    client = redis.Redis.from_url(REDIS_URL, socket_connect_timeout=2)
+    try:
+        client.ping()
+    except Exception as exc:  # noqa: BLE001
+        _unavailable("Redis at " + REDIS_URL, str(exc))
+    prefix = f"kyctest:{uuid.uuid4().hex[:10]}:"
+    yield REDIS_URL, prefix
+    for key in client.scan_iter(match=prefix + "*", count=1000):
+        client.delete(key)
+    client.close()
