@@ -1,0 +1,110 @@
+"""Validation of the onboarding request: every refusal names its field, never its value."""
+
+from __future__ import annotations
+
+import copy
+
+import pytest
+
+from kyc_core.onboarding.request import InvalidRequest, parse_request, request_json_schema, trigger_item_schema
+
+PERSON = {
+    "customer": {
+        "kind": "person",
+        "name": "Camille Martin",
+        "birth_date": "1984-03-12",
+        "nationality": "fr",
+        "residence_country": "FR",
+        "pep_declared": True,
+        "pep_category": "foreign",
+    },
+    "segment": "fintech",
+}
+ENTITY = {
+    "customer": {
+        "kind": "entity",
+        "siren": "552 100 554",
+        "declared_name": "Demo SA",
+        "declared_officers": [{"name": "Jean Dupont", "birth_month": "1960-05", "nationality": "FR", "role": "Président"}],
+    },
+    "segment": "cgp",
+    "external_ref": "CRM-42",
+}
+
+
+def test_valid_batch_is_normalised():
+    request = parse_request({"customers": [PERSON, ENTITY]})
+    person, entity = (c.customer for c in request.customers)
+    assert person.nationality == "FR"
+    assert person.pep_category.value == "foreign"
+    assert entity.siren == "552100554"
+    assert entity.declared_officers[0].birth_month == "1960-05"
+
+
+def _rejected(conf) -> InvalidRequest:
+    with pytest.raises(InvalidRequest) as info:
+        parse_request(conf)
+    return info.value
+
+
+@pytest.mark.parametrize(
+    ("path", "value", "field"),
+    [
+        (("customer", "siren"), "552100555", "customers.0.customer.entity.siren"),
+        (("customer", "siren"), "55210055", "customers.0.customer.entity.siren"),
+        (("customer", "siret"), "55210055400014", "customers.0.customer.entity.siret"),
+        (("segment",), "retail", "customers.0.segment"),
+        (("external_ref",), "has spaces", "customers.0.external_ref"),
+    ],
+)
+def test_entity_field_errors_are_named(path, value, field):
+    item = copy.deepcopy(ENTITY)
+    target = item
+    for key in path[:-1]:
+        target = target[key]
+    target[path[-1]] = value
+    error = _rejected({"customers": [item]})
+    assert [e["field"] for e in error.errors] == [field]
+    assert field in str(error)
+    assert value not in str(error)
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "field"),
+    [
+        ("birth_date", "1984-13-01", "customers.0.customer.person.birth_date"),
+        ("birth_date", "2999-01-01", "customers.0.customer.person.birth_date"),
+        ("nationality", "XX", "customers.0.customer.person.nationality"),
+        ("name", None, "customers.0.customer.person.name"),
+    ],
+)
+def test_person_field_errors_are_named(key, value, field):
+    item = copy.deepcopy(PERSON)
+    if value is None:
+        del item["customer"][key]
+    else:
+        item["customer"][key] = value
+    error = _rejected({"customers": [PERSON, item]})
+    assert field.replace("customers.0", "customers.1") in [e["field"] for e in error.errors]
+
+
+def test_unknown_fields_and_empty_batches_are_refused():
+    item = copy.deepcopy(PERSON)
+    item["customer"]["passport"] = "X123"
+    assert "customers.0.customer.person.passport" in {e["field"] for e in _rejected({"customers": [item]}).errors}
+    assert _rejected({"customers": []}).errors[0]["field"] == "customers"
+    assert _rejected(["not", "an", "object"]).errors[0]["field"] == "(root)"
+
+
+def test_valid_siret_accepted():
+    item = copy.deepcopy(ENTITY)
+    item["customer"]["siret"] = "55210055400013"
+    assert parse_request({"customers": [item]}).customers[0].customer.siret == "55210055400013"
+
+
+def test_schemas_are_self_contained():
+    import json
+
+    full = json.dumps(request_json_schema())
+    assert "$ref" not in full and "siren" in full
+    assert trigger_item_schema()["properties"]["segment"]["enum"] == ["cgp", "fintech", "asset_mgmt"]
