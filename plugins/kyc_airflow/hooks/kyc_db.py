@@ -5,6 +5,8 @@ from __future__ import annotations
 from urllib.parse import quote
 
 from airflow.sdk.bases.hook import BaseHook
+from airflow.sdk.log import mask_secret
+from sqlalchemy.engine import make_url
 
 
 class KycDatabaseHook(BaseHook):
@@ -29,6 +31,10 @@ class KycDatabaseHook(BaseHook):
         extra = conn.extra_dejson
         url = extra.get("url") or extra.get(f"extra__{self.conn_type}__url")
         if url:
+            password = make_url(url).password
+            if password:
+                # A password inside the URL extra is not a field Airflow knows to hide.
+                mask_secret(password)
             return url
         login = quote(conn.login or "", safe="")
         password = f":{quote(conn.password, safe='')}" if conn.password else ""
