@@ -352,7 +352,12 @@ def run() -> int:
         say(f"migrating the KYC database ({_describe(env['KYC_DATABASE_URL'])})")
         _check(subprocess.run([kyc, "db", "upgrade"], env=env), "kyc db upgrade")
         if _emulator_available():
-            start("emulator", [kyc, "emulator", "serve", "--host", "127.0.0.1", "--port", str(EMULATOR_PORT)], env)
+            start(
+                "emulator",
+                [kyc, "emulator", "serve", "--host", "127.0.0.1", "--port", str(EMULATOR_PORT),
+                 "--sirene-api-key", "demo-sirene-key", "--rne-account", "demo:demo"],
+                env,
+            )
         for name, args in COMPONENTS:
             start(name, [airflow, *args], env)
         wait_healthy()
