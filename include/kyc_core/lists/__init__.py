@@ -1,0 +1,1 @@
+"""Sanctions lists: parsers for every official format, one normalized entry model, versions and deltas."""
