@@ -32,6 +32,11 @@ class Settings:
     # Who the CLI records as the actor of audit events it writes.
     actor: str = field(default_factory=lambda: _env("KYC_ACTOR", f"cli:{os.environ.get('USER', 'unknown')}"))
 
+    # Airflow user ids allowed to give four-eyes approvals (comma-separated); empty: anyone Airflow lets answer.
+    reviewers: tuple[str, ...] = field(
+        default_factory=lambda: tuple(u.strip() for u in (_env("KYC_REVIEWERS", "") or "").split(",") if u.strip())
+    )
+
     @property
     def effective_database_url(self) -> str:
         """The configured URL, or the embedded SQLite file."""

@@ -8,6 +8,8 @@ import importlib.util
 import logging
 import sys
 
+from sqlalchemy.exc import SQLAlchemyError
+
 from kyc_core.errors import UserError
 
 # Command groups in help order; each module adds its subcommands and sets `func` on its parsers.
@@ -19,6 +21,7 @@ COMMAND_MODULES = (
     "kyc_core.cli.compare",
     "kyc_core.cli.case",
     "kyc_core.cli.emulator",
+    "kyc_core.cli.mailsink",
 )
 
 
@@ -60,6 +63,12 @@ def main(argv: list[str] | None = None) -> int:
         return int(func(args) or 0)
     except UserError as exc:
         sys.stderr.write(f"kyc: error: {exc}\n")
+        return 1
+    except SQLAlchemyError as exc:
+        # An unreachable or unmigrated database is an operator's problem to fix, not a crash.
+        detail = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
+        hint = " (run `kyc db upgrade`?)" if "no such table" in detail or "does not exist" in detail else ""
+        sys.stderr.write(f"kyc: error: KYC database: {detail}{hint}\n")
         return 1
     except KeyboardInterrupt:
         sys.stderr.write("kyc: interrupted\n")

@@ -1,0 +1,151 @@
+"""The case file: a decision, its reasons, contributions, hits and timeline, read from the database alone."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from typing import Any
+
+from sqlalchemy import or_, select
+from sqlalchemy.orm import Session
+
+from kyc_core.errors import UserError
+from kyc_core.store.models import AuditEvent, Customer, Decision, ScreeningHit
+
+
+def _iso(value: Any) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+def find_decision(session: Session, ref: str) -> Decision:
+    """A decision by its id, or the latest decision of a customer (by customer id or reference)."""
+    decision = session.get(Decision, ref)
+    if decision is not None:
+        return decision
+    customer = session.get(Customer, ref) or session.scalars(select(Customer).where(Customer.customer_ref == ref)).first()
+    if customer is None:
+        raise UserError(f"no decision or customer with id {ref!r}")
+    decision = session.scalars(
+        select(Decision).where(Decision.customer_id == customer.id).order_by(Decision.created_at.desc())
+    ).first()
+    if decision is None:
+        raise UserError(f"customer {customer.id} has no decision yet")
+    return decision
+
+
+def load_case(session: Session, ref: str) -> dict[str, Any]:
+    """Everything about one decision, JSON-ready; personal data limited to what the case needs."""
+    decision = find_decision(session, ref)
+    customer = session.get(Customer, decision.customer_id)
+    hits = session.scalars(
+        select(ScreeningHit).where(ScreeningHit.customer_id == decision.customer_id, ScreeningHit.run_id == decision.run_id)
+        .order_by(ScreeningHit.score.desc())
+    ).all()
+    events = session.scalars(
+        select(AuditEvent)
+        .where(or_(AuditEvent.case_id == decision.id, (AuditEvent.customer_id == decision.customer_id) & (AuditEvent.run_id == decision.run_id)))
+        .order_by(AuditEvent.seq)
+    ).all()
+    return {
+        "customer": {
+            "id": customer.id,
+            "ref": customer.customer_ref,
+            "kind": customer.kind,
+            "segment": customer.segment,
+            "siren": customer.siren,
+            "risk_level": customer.risk_level,
+            "next_review_date": _iso(customer.next_review_date),
+        },
+        "decision": {
+            "id": decision.id,
+            "run_id": decision.run_id,
+            "outcome": decision.outcome,
+            "status": decision.status,
+            "score": decision.score,
+            "risk_level": decision.risk_level,
+            "reasons": decision.reasons,
+            "contributions": decision.contributions,
+            "documents": decision.documents,
+            "next_review_date": _iso(decision.next_review_date),
+            "policy_version": decision.policy_version,
+            "lineage": decision.lineage,
+            "created_at": _iso(decision.created_at),
+        },
+        "hits": [
+            {
+                "role": h.subject_role,
+                "subject_key": h.subject_key,
+                "list": h.list_key,
+                "entry_id": h.native_id,
+                "entry_hash": h.entry_hash,
+                "matched_name": h.matched_name,
+                "score": h.score,
+                "verdict": h.verdict,
+                "explanation": h.explanation,
+                "matcher_version": h.matcher_version,
+            }
+            for h in hits
+        ],
+        "timeline": [
+            {
+                "seq": e.seq,
+                "at": _iso(e.occurred_at),
+                "event_type": e.event_type,
+                "actor": e.actor,
+                "payload": json.loads(e.payload),
+                "hash": e.hash,
+            }
+            for e in events
+        ],
+    }
+
+
+def render_text(case: dict[str, Any]) -> str:
+    """Human-readable case summary (ids, codes and numbers; no names)."""
+    c, d = case["customer"], case["decision"]
+    lines = [
+        f"case {d['id']}  customer {c['id']} ({c['kind']}, segment {c['segment']}, ref {c['ref']})",
+        f"outcome: {d['outcome']} ({d['status']})  score {d['score']:.3f}  risk {d['risk_level']}  next review {d['next_review_date']}"
+        if d["score"] is not None
+        else f"outcome: {d['outcome']} ({d['status']})  risk {d['risk_level']}",
+        f"policy {d['policy_version']}  run {d['run_id']}",
+        "",
+        "reasons:",
+    ]
+    lines += [f"  - {r.get('code')}: {r.get('text')}" for r in d["reasons"]] or ["  (none)"]
+    factors = (d["contributions"] or {}).get("factors") or {}
+    if factors:
+        lines += ["", "score contributions:"]
+        for name, f in factors.items():
+            lines.append(f"  {name:<14} value {f.get('value', 0):.3f} x weight {f.get('weight', 0):.2f} = {f.get('contribution', 0):.3f}")
+    if d["documents"]:
+        lines += ["", "documents requested:"] + [f"  - {doc.get('label', doc.get('code'))}" for doc in d["documents"]]
+    if case["hits"]:
+        lines += ["", "screening hits:"]
+        lines += [f"  {h['role']:<8} {h['list']}:{h['entry_id']}  score {h['score']:.3f}  {h['verdict']}" for h in case["hits"]]
+    lines += ["", "timeline:"]
+    for e in case["timeline"]:
+        lines.append(f"  #{e['seq']:<5} {e['at']}  {e['event_type']:<22} {e['actor']}")
+    return "\n".join(lines)
+
+
+def render_csv(case: dict[str, Any]) -> str:
+    """One table: a row per reason, factor, document, hit and timeline event."""
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(["section", "seq", "timestamp", "code", "actor", "value", "detail"])
+    d = case["decision"]
+    writer.writerow(["decision", "", d["created_at"], d["outcome"], "", d["score"], json.dumps({k: d[k] for k in ("id", "status", "risk_level", "policy_version", "next_review_date")})])
+    for r in d["reasons"]:
+        writer.writerow(["reason", "", "", r.get("code"), "", r.get("outcome"), r.get("text")])
+    for name, f in ((d["contributions"] or {}).get("factors") or {}).items():
+        writer.writerow(["factor", "", "", name, "", f.get("contribution"), json.dumps(f, sort_keys=True)])
+    for doc in d["documents"]:
+        writer.writerow(["document", "", "", doc.get("code"), "", "", doc.get("label")])
+    for h in case["hits"]:
+        writer.writerow(["hit", "", "", f"{h['list']}:{h['entry_id']}", h["role"], h["score"], json.dumps(h["explanation"], sort_keys=True)])
+    for e in case["timeline"]:
+        writer.writerow(["event", e["seq"], e["at"], e["event_type"], e["actor"], e["hash"], json.dumps(e["payload"], sort_keys=True)])
+    writer.writerow(["lineage", "", "", "", "", "", json.dumps(d["lineage"], sort_keys=True)])
+    return out.getvalue()

@@ -1,0 +1,142 @@
+"""Four-eyes human review of a proposed decision, on Airflow's human-in-the-loop operator."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from airflow.providers.standard.operators.hitl import HITLOperator
+from airflow.sdk import Param
+from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
+
+from kyc_airflow.runtime import kyc_database_url, run_id_of
+
+#: Reviewers see this many reasons and hits in the form; the rest are in `kyc case show`.
+_TOP = 5
+
+
+class FourEyesReviewOperator(HITLOperator):
+    """
+    One of the two reviews an `edd_required` or `reject` decision needs before it is final.
+
+    The second stage is assigned only to allowed reviewers who did not answer the first, so Airflow
+    refuses the same person twice; the answer is checked again in code before it is recorded.
+
+    :param assessment: the assessing task's summary (templated; an XCom): `decision_id`, `requires_review`.
+    :param stage: 1 or 2.
+    :param reviewers: user ids allowed to review; default: `KYC_REVIEWERS` (comma-separated), else anyone
+        with the right to answer in Airflow.
+    :param kyc_conn_id: connection of the KYC database.
+    """
+
+    template_fields = (*HITLOperator.template_fields, "assessment")
+
+    def __init__(
+        self,
+        *,
+        assessment: Any,
+        stage: int,
+        reviewers: list[str] | None = None,
+        kyc_conn_id: str = "kyc_db",
+        response_timeout: timedelta | None = timedelta(days=7),
+        **kwargs: Any,
+    ) -> None:
+        from kyc_core.cases.review import REVIEW_OPTIONS
+
+        super().__init__(
+            subject=f"KYC four-eyes review {stage}/2",
+            options=REVIEW_OPTIONS,
+            params={
+                "rationale": Param(
+                    "", type="string", minLength=5, title="Rationale", description="Why you confirm or overturn (kept in the audit trail)."
+                )
+            },
+            response_timeout=response_timeout,
+            retries=0,
+            **kwargs,
+        )
+        self.assessment = assessment
+        self.stage = stage
+        self.reviewers = reviewers
+        self.kyc_conn_id = kyc_conn_id
+
+    def _allowed(self) -> list[str]:
+        from kyc_core.settings import get_settings
+
+        return list(self.reviewers or get_settings().reviewers)
+
+    def execute(self, context: Any) -> Any:
+        from kyc_core.cases.review import other_reviewers, reviews_of
+        from kyc_core.store.db import session_scope
+        from kyc_core.store.models import Decision, ScreeningHit
+
+        summary = self.assessment or {}
+        if not summary.get("requires_review"):
+            raise AirflowSkipException("no human review required for this decision")
+        decision_id = summary["decision_id"]
+        with session_scope(kyc_database_url(self.kyc_conn_id)) as session:
+            decision = session.get(Decision, decision_id)
+            if decision is None:
+                raise AirflowFailException(f"decision {decision_id} not found")
+            done = [r["reviewer_id"] for r in reviews_of(session, decision_id)]
+            hits = session.query(ScreeningHit).filter_by(customer_id=decision.customer_id, run_id=decision.run_id).order_by(
+                ScreeningHit.score.desc()
+            )[:_TOP]
+            self.subject = f"KYC {decision.lineage.get('proposed_outcome', decision.outcome)} — review {self.stage}/2 — customer {decision.customer_id[:8]}"
+            self.body = _body(decision, hits, done)
+        allowed = self._allowed()
+        if allowed:
+            remaining = other_reviewers(allowed, done)
+            if not remaining:
+                raise AirflowFailException(f"no allowed reviewer left for stage {self.stage} (allowed: {allowed}, already: {done})")
+            self.assigned_users = [{"id": user, "name": user} for user in remaining]
+        self.log.info("decision %s waits for review %d/2", decision_id, self.stage)
+        return super().execute(context)
+
+    def execute_complete(self, context: Any, event: dict[str, Any]) -> Any:
+        from kyc_core.cases.review import FourEyesViolation, Review, record_review
+        from kyc_core.store.db import session_scope
+
+        answer = super().execute_complete(context, event)
+        user = answer["responded_by_user"] or {}
+        responded_at = answer["responded_at"]
+        if isinstance(responded_at, str):
+            responded_at = datetime.fromisoformat(responded_at)
+        review = Review(
+            stage=self.stage,
+            reviewer_id=str(user.get("id")),
+            reviewer_name=str(user.get("name")),
+            choice=answer["chosen_options"][0],
+            rationale=str((answer.get("params_input") or {}).get("rationale", "")),
+            responded_at=responded_at or datetime.now(UTC),
+        )
+        decision_id = self.assessment["decision_id"]
+        try:
+            with session_scope(kyc_database_url(self.kyc_conn_id)) as session:
+                record_review(
+                    session, decision_id, review, allowed=self._allowed() or None, actor=f"user:{review.reviewer_id}", run_id=run_id_of(context)
+                )
+        except FourEyesViolation as exc:
+            raise AirflowFailException(str(exc)) from None
+        self.log.info("decision %s: review %d/2 recorded (%s by %s)", decision_id, self.stage, review.choice, review.reviewer_id)
+        return {"decision_id": decision_id, "stage": self.stage, "reviewer": review.reviewer_id, "choice": review.choice}
+
+
+def _body(decision: Any, hits: list[Any], done: list[str]) -> str:
+    """Markdown for the reviewer: outcome, score, top reasons, documents, hits; no names or document numbers."""
+    lines = [
+        f"**Proposed outcome:** `{decision.lineage.get('proposed_outcome', decision.outcome)}`  ",
+        f"**Score:** {decision.score:.3f} (risk {decision.risk_level})  " if decision.score is not None else "",
+        f"**Customer id:** `{decision.customer_id}`  **Decision id:** `{decision.id}`",
+        "",
+        "**Top reasons**",
+        *[f"- `{r.get('code')}`: {r.get('text')}" for r in decision.reasons[:_TOP]],
+    ]
+    if decision.documents:
+        lines += ["", "**Documents to request**", *[f"- {d.get('label', d.get('code'))}" for d in decision.documents]]
+    if hits:
+        lines += ["", "**Screening hits**", *[f"- {h.subject_role}: `{h.list_key}:{h.native_id}` score {h.score:.3f} ({h.verdict})" for h in hits]]
+    if done:
+        lines += ["", f"Already reviewed by: {', '.join(done)} (a different person must answer)."]
+    lines += ["", f"Full case file: `kyc case show {decision.id}`"]
+    return "\n".join(line for line in lines if line is not None)

@@ -1,0 +1,105 @@
+"""Four-eyes review in the core: two different allowed people, recorded once, final decision reflects them."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from datetime import UTC, datetime
+
+import pytest
+from sqlalchemy import select
+
+from kyc_core.audit import verify_chain
+from kyc_core.cases.casefile import load_case, render_csv, render_text
+from kyc_core.cases.review import CONFIRM, OVERTURN, FourEyesViolation, Review, finalize, record_review
+from kyc_core.errors import UserError
+from kyc_core.store import migrate
+from kyc_core.store.db import session_scope
+from kyc_core.store.models import AuditEvent, Customer, Decision
+
+ALLOWED = ["analyst1", "analyst2", "analyst3"]
+
+
+def _pending(url: str, outcome: str = "reject") -> str:
+    now = datetime.now(UTC)
+    cid, did = str(uuid.uuid4()), str(uuid.uuid4())
+    with session_scope(url) as s:
+        s.add(Customer(id=cid, customer_ref=f"R-{cid[:6]}", kind="entity", segment="cgp", identifiers={}, profile={}, input_hash="x", created_at=now, updated_at=now))
+        s.flush()
+        s.add(
+            Decision(
+                id=did, customer_id=cid, run_id="run-1", outcome=outcome, status="pending_review", risk_level="high", score=0.8,
+                reasons=[{"code": "sanctions_match", "outcome": "reject", "text": "an officer matches a listed person"}],
+                contributions={"factors": {"pep_sanctions": {"value": 1.0, "weight": 0.35, "contribution": 0.35}}},
+                documents=[], lineage={"proposed_outcome": outcome}, created_at=now,
+            )
+        )
+    return did
+
+
+def _review(stage: int, who: str, choice: str = CONFIRM) -> Review:
+    return Review(stage=stage, reviewer_id=who, reviewer_name=who, choice=choice, rationale="checked the listing", responded_at=datetime.now(UTC))
+
+
+def test_two_distinct_confirmations_make_it_final(db_url):
+    migrate.upgrade(db_url)
+    did = _pending(db_url)
+    with session_scope(db_url) as s:
+        record_review(s, did, _review(1, "analyst1"), allowed=ALLOWED, actor="t", run_id="run-1")
+    with session_scope(db_url) as s, pytest.raises(FourEyesViolation, match="1 distinct reviewer"):
+        finalize(s, did, approvals_required=2, actor="t", run_id="run-1")
+    with session_scope(db_url) as s:
+        record_review(s, did, _review(2, "analyst2"), allowed=ALLOWED, actor="t", run_id="run-1")
+        decision = finalize(s, did, approvals_required=2, actor="t", run_id="run-1")
+        assert (decision.outcome, decision.status) == ("reject", "final")
+    with session_scope(db_url) as s:
+        finalize(s, did, approvals_required=2, actor="t", run_id="run-1")  # idempotent
+        kinds = [e.event_type for e in s.scalars(select(AuditEvent).where(AuditEvent.case_id == did).order_by(AuditEvent.seq))]
+        assert kinds == ["human_review", "human_review", "final_decision"]
+        assert verify_chain(s).ok
+        final = s.scalars(select(AuditEvent).where(AuditEvent.event_type == "final_decision")).one()
+        assert json.loads(final.payload)["reviewers"] == ["analyst1", "analyst2"]
+
+
+def test_same_person_twice_is_refused(db_url):
+    migrate.upgrade(db_url)
+    did = _pending(db_url)
+    with session_scope(db_url) as s:
+        record_review(s, did, _review(1, "analyst1"), allowed=ALLOWED, actor="t", run_id="run-1")
+    with session_scope(db_url) as s, pytest.raises(FourEyesViolation, match="a second person must"):
+        record_review(s, did, _review(2, "analyst1"), allowed=ALLOWED, actor="t", run_id="run-1")
+
+
+def test_unlisted_reviewer_is_refused(db_url):
+    migrate.upgrade(db_url)
+    did = _pending(db_url)
+    with session_scope(db_url) as s, pytest.raises(FourEyesViolation, match="not an allowed reviewer"):
+        record_review(s, did, _review(1, "mallory"), allowed=ALLOWED, actor="t", run_id="run-1")
+
+
+def test_overturn_keeps_the_case_open(db_url):
+    migrate.upgrade(db_url)
+    did = _pending(db_url, outcome="edd_required")
+    with session_scope(db_url) as s:
+        record_review(s, did, _review(1, "analyst1"), allowed=ALLOWED, actor="t", run_id="run-1")
+        record_review(s, did, _review(2, "analyst3", OVERTURN), allowed=ALLOWED, actor="t", run_id="run-1")
+        decision = finalize(s, did, approvals_required=2, actor="t", run_id="run-1")
+        assert decision.outcome == "review"
+        assert decision.reasons[-1]["code"] == "reviewer_overturned"
+
+
+def test_case_file_from_the_database_alone(db_url):
+    migrate.upgrade(db_url)
+    did = _pending(db_url)
+    with session_scope(db_url) as s:
+        record_review(s, did, _review(1, "analyst1"), allowed=ALLOWED, actor="t", run_id="run-1")
+        case = load_case(s, did)
+        customer_id = case["customer"]["id"]
+        assert load_case(s, customer_id)["decision"]["id"] == did
+        with pytest.raises(UserError, match="no decision or customer"):
+            load_case(s, "nope")
+    text = render_text(case)
+    assert "outcome: reject (pending_review)" in text and "sanctions_match" in text and "human_review" in text
+    csv_text = render_csv(case)
+    assert csv_text.splitlines()[0] == "section,seq,timestamp,code,actor,value,detail"
+    assert any(line.startswith("event,") and "human_review" in line for line in csv_text.splitlines())
