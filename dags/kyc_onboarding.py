@@ -1,27 +1,39 @@
 """
 ### KYC onboarding
 
-Onboards one customer or a small batch submitted through the REST API or the trigger form.
+Onboards one customer or a small batch submitted through the REST API or the trigger form, and decides
+for each: **approve**, **review**, **edd_required** or **reject**.
 
 **Conf** (`customers`: a list): each item has `customer` (a natural person: `kind: person`, name, birth date,
-nationality, residence country, occupation, declared PEP status; or a legal entity: `kind: entity`, SIREN,
-declared name, declared officers and beneficial owners), `segment` (`cgp`, `fintech`, `asset_mgmt`), `channel`
-and an optional `external_ref`.
+nationality, residence country, occupation, declared PEP status and category, expected patrimony or monthly
+volume; or a legal entity: `kind: entity`, SIREN, declared name, declared officers and beneficial owners),
+`segment` (`cgp`, `fintech`, `asset_mgmt`), `channel` and an optional `external_ref`.
 
 **Stages**
 1. `validate_request`: the conf is checked field by field (SIREN/SIRET Luhn key, dates, ISO country codes).
    An invalid request fails here, naming the field, with an `input_rejected` audit event and nothing else written.
-2. `register_customers`: each customer is stored once (re-running the run changes nothing) with a
-   `customer_registered` audit event.
+2. `register_customers`: each customer is stored once (re-running changes nothing).
+3. For each customer (`customer` group, one mapped instance per customer):
+   - `assess`: Sirene, RNE, beneficial owners and BODACC behind their circuit breakers; one consolidated
+     entity with provenance; the customer, every officer and beneficial owner screened against the active
+     OFAC, EU and UN lists; the EDD score (geography, PEP/sanctions, activity, structure) under the segment's
+     policy; the proposed decision with its reasons, documents to request and next review date.
+     A mandatory source that could not be consulted gives `review` (`source_unavailable`), never `approve`.
+   - `notify`: e-mail to compliance for `edd_required`, `reject` and strong sanctions hits.
+   - `review_1`, `review_2`: **four eyes** for `edd_required` and `reject`: two different reviewers
+     (`KYC_REVIEWERS`) confirm or overturn, with a rationale (Required actions in the UI, or the REST API).
+   - `finalize`: the decision becomes final and reflects the reviewers' answers.
 
-Logs identify customers by id only. Decisions are recorded in the KYC database (`kyc case show`).
+Every stage is an audit event. Logs identify customers by id only; explain any decision with
+`kyc case show <decision or customer id>`.
 """
 
 from __future__ import annotations
 
-from airflow.sdk import Param, dag, get_current_context, task
+from airflow.sdk import Param, dag, get_current_context, task, task_group
 
 from kyc_airflow.defaults import DEFAULT_ARGS, NO_RETRY, START_DATE
+from kyc_airflow.operators.review import FourEyesReviewOperator
 from kyc_core.onboarding.request import trigger_item_schema
 
 _EXAMPLE = [
@@ -67,7 +79,35 @@ def kyc_onboarding():
 
         return run({"customers": params["customers"]}, get_current_context())
 
-    validate_request() >> register_customers()
+    @task_group(group_id="customer")
+    def per_customer(customer_id: str):
+        @task
+        def assess(customer_id: str) -> dict:
+            from kyc_airflow.tasks.onboarding import assess as run
+
+            return run(customer_id, get_current_context())
+
+        @task
+        def notify(summary: dict) -> bool:
+            from kyc_airflow.tasks.onboarding import notify as run
+
+            return run(summary, get_current_context())
+
+        @task
+        def finalize(summary: dict) -> dict:
+            from kyc_airflow.tasks.onboarding import finalize as run
+
+            return run(summary, get_current_context())
+
+        summary = assess(customer_id)
+        notify(summary)
+        first = FourEyesReviewOperator(task_id="review_1", assessment=summary, stage=1)
+        second = FourEyesReviewOperator(task_id="review_2", assessment=summary, stage=2)
+        first >> second >> finalize(summary)
+
+    registered = register_customers()
+    validate_request() >> registered
+    per_customer.expand(customer_id=registered)
 
 
 kyc_onboarding()

@@ -28,6 +28,7 @@ LOGS = DEMO_HOME / "logs"
 PIDFILE = DEMO_HOME / "pids.json"
 PORT = int(os.environ.get("DEMO_PORT", "8080"))
 EMULATOR_PORT = int(os.environ.get("DEMO_EMULATOR_PORT", "8090"))
+SMTP_PORT = int(os.environ.get("DEMO_SMTP_PORT", "1025"))
 BASE = f"http://127.0.0.1:{PORT}"
 USERS = {"admin": "admin", "analyst1": "analyst1", "analyst2": "analyst2"}
 COMPONENTS = (
@@ -171,13 +172,56 @@ def demo_env() -> dict[str, str]:
     env.update(
         {
             "AIRFLOW_CONN_KYC_SIRENE": json.dumps({"conn_type": "insee_sirene", "host": f"{emulator}/sirene", "password": "demo-sirene-key"}),
-            "AIRFLOW_CONN_KYC_RNE": json.dumps({"conn_type": "inpi_rne", "host": f"{emulator}/rne", "login": "demo", "password": "demo"}),
+            "AIRFLOW_CONN_KYC_RNE": json.dumps({"conn_type": "inpi_rne", "host": f"{emulator}/rne", "login": "demo", "password": "demo",
+                                                "extra": {"rbe_entitled": True}}),
             "AIRFLOW_CONN_KYC_BODACC": json.dumps({"conn_type": "bodacc", "host": f"{emulator}/bodacc"}),
             "AIRFLOW_CONN_KYC_SANCTIONS_LISTS": json.dumps({"conn_type": "sanctions_list", "host": f"{emulator}/lists"}),
+            "AIRFLOW_CONN_KYC_SMTP": json.dumps({"conn_type": "smtp", "host": "127.0.0.1", "port": SMTP_PORT,
+                                                 "extra": {"disable_tls": True, "disable_ssl": True, "timeout": 10, "retry_limit": 1}}),
+            "KYC_REVIEWERS": "analyst1,analyst2",
         }
     )
     env.pop("PYTHONDONTWRITEBYTECODE", None)
     return env
+
+
+# --- samples ----------------------------------------------------------------------------------------
+
+EMULATOR_COMPANIES = 1000
+EMULATOR_SEED = 42
+
+
+def build_samples() -> list[dict]:
+    """Customers covering every outcome, taken from the emulator's deterministic dataset."""
+    from kyc_core.emulator.dataset import Dataset
+
+    ds = Dataset(EMULATOR_COMPANIES, EMULATOR_SEED)
+
+    def entity(index_or_siren, ref: str) -> dict:
+        siren = index_or_siren if isinstance(index_or_siren, str) else ds.siren(index_or_siren)
+        return {"customer": {"kind": "entity", "siren": siren, "declared_name": ds.company(siren).name}, "segment": "cgp",
+                "channel": "api", "external_ref": ref}
+
+    sanctioned = next(k for k in ds.known_positives() if k.role == "officer" and len(k.lists) == 3)
+    return [
+        {"label": "company, clean register record", "expect": "approve", "conf": {"customers": [entity(21, "DEMO-ENT-CLEAN")]}},
+        {"label": "company, officer on sanctions lists", "expect": "reject", "conf": {"customers": [entity(sanctioned.siren, "DEMO-ENT-SANCTIONED")]}},
+        {"label": "company struck off the register", "expect": "edd_required", "conf": {"customers": [entity(13, "DEMO-ENT-STRUCK")]}},
+        {"label": "person, declared foreign PEP", "expect": "edd_required", "conf": {"customers": [{
+            "customer": {"kind": "person", "name": "Jonas Weber", "birth_date": "1971-11-02", "nationality": "DE",
+                         "residence_country": "LU", "occupation": "former deputy minister", "pep_declared": True,
+                         "pep_category": "foreign"},
+            "segment": "asset_mgmt", "channel": "api", "external_ref": "DEMO-PER-PEP"}]}},
+        {"label": "person, no adverse finding", "expect": "approve", "conf": {"customers": [{
+            "customer": {"kind": "person", "name": "Camille Martin", "birth_date": "1984-03-12", "nationality": "FR",
+                         "residence_country": "FR", "occupation": "engineer"},
+            "segment": "fintech", "channel": "api", "external_ref": "DEMO-PER-CLEAN"}]}},
+        {"label": "company, RNE outage during the run", "expect": "review", "outage": "rne",
+         "conf": {"customers": [entity(22, "DEMO-ENT-OUTAGE")]}},
+        {"label": "invalid SIREN (refused at validation)", "expect": "failed", "conf": {"customers": [{
+            "customer": {"kind": "entity", "siren": "552100555", "declared_name": "Bad Key SARL"}, "segment": "cgp",
+            "external_ref": "DEMO-BAD-001"}]}},
+    ]
 
 
 # --- REST --------------------------------------------------------------------------------------------
@@ -251,8 +295,53 @@ def trigger(token: str, dag_id: str, conf: dict) -> str:
     return body["dag_run_id"]
 
 
-def wait_runs(token: str, dag_id: str, run_ids: list[str], timeout: float = 600) -> dict[str, str]:
-    """Poll the runs until each is finished; returns run id -> state."""
+def answer_reviews(tokens: dict[str, str], run_ids: list[str]) -> int:
+    """Give the pending four-eyes reviews of our runs: stage 1 as analyst1, stage 2 as analyst2."""
+    status, body = http("GET", "/api/v2/dags/~/dagRuns/~/hitlDetails?response_received=false&limit=100", token=tokens["admin"])
+    if status != 200:
+        return 0
+    answered = 0
+    for detail in body.get("hitl_details", []):
+        ti = detail["task_instance"]
+        if ti["dag_run_id"] not in run_ids:
+            continue
+        user = "analyst1" if ti["task_id"].endswith("review_1") else "analyst2"
+        path = (f"/api/v2/dags/{ti['dag_id']}/dagRuns/{urllib.parse.quote(ti['dag_run_id'], safe='')}"
+                f"/taskInstances/{ti['task_id']}/{ti['map_index']}/hitlDetails")
+        code, reply = http("PATCH", path, {"chosen_options": ["Confirm"], "params_input": {"rationale": f"demo review by {user}: finding confirmed"}},
+                           token=tokens[user])
+        if code == 200:
+            answered += 1
+            say(f"{user} confirmed {ti['task_id']} of {ti['dag_run_id']}")
+        else:
+            say(f"{user} could not answer {ti['task_id']}: {code} {json.dumps(reply)[:200]}")
+    return answered
+
+
+def emulator_faults(source: str | None, faults: dict | None) -> None:
+    """Inject (or clear) faults in the emulator through its admin endpoint."""
+    base = f"http://127.0.0.1:{EMULATOR_PORT}/_admin/faults"
+    if faults is None:
+        request = urllib.request.Request(base + (f"?source={source}" if source else ""), method="DELETE")
+    else:
+        request = urllib.request.Request(base, data=json.dumps({"source": source, **faults}).encode(), method="POST",
+                                         headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=10):
+        pass
+
+
+def wait_quiet(token: str, dag_id: str, timeout: float = 300) -> None:
+    """Wait until no run of `dag_id` is queued or running (asset-triggered runs started by the demo)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        status, body = http("GET", f"/api/v2/dags/{dag_id}/dagRuns?state=queued&state=running", token=token)
+        if status != 200 or not body.get("total_entries"):
+            return
+        time.sleep(2)
+
+
+def wait_runs(token: str, dag_id: str, run_ids: list[str], timeout: float = 600, tokens: dict[str, str] | None = None) -> dict[str, str]:
+    """Poll the runs until each is finished (answering reviews when tokens are given); run id -> state."""
     states: dict[str, str] = {}
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -265,6 +354,8 @@ def wait_runs(token: str, dag_id: str, run_ids: list[str], timeout: float = 600)
         done = sum(states.get(r) in ("success", "failed") for r in run_ids)
         if done == len(run_ids):
             return states
+        if tokens:
+            answer_reviews(tokens, [r for r in run_ids if states.get(r) not in ("success", "failed")])
         say(f"waiting for runs: {done}/{len(run_ids)} finished")
         time.sleep(3)
     return states
@@ -273,8 +364,8 @@ def wait_runs(token: str, dag_id: str, run_ids: list[str], timeout: float = 600)
 # --- results -----------------------------------------------------------------------------------------
 
 
-def results_table(samples: list[dict], run_ids: list[str], states: dict[str, str], kyc_url: str) -> list[list[str]]:
-    """One row per sample: what was expected, what happened, and what the KYC database now holds."""
+def results_table(samples: list[dict], run_ids: list[str], states: dict[str, str], kyc_url: str) -> tuple[list[list[str]], list[str]]:
+    """One row per customer: run state, decision, score, reviewers, reasons; and the samples not as expected."""
     from sqlalchemy import select
 
     from kyc_core.onboarding.customers import customer_id_for, customer_ref
@@ -283,6 +374,7 @@ def results_table(samples: list[dict], run_ids: list[str], states: dict[str, str
     from kyc_core.store.models import AuditEvent, Customer, Decision
 
     rows = []
+    unexpected = []
     with session_scope(kyc_url) as session:
         for sample, run_id in zip(samples, run_ids, strict=True):
             state = states.get(run_id, "unknown")
@@ -297,8 +389,16 @@ def results_table(samples: list[dict], run_ids: list[str], states: dict[str, str
                     decision = session.scalars(
                         select(Decision).where(Decision.customer_id == cid, Decision.run_id == run_id)
                     ).first()
-                    outcome = decision.outcome if decision else (customer.status if customer else "-")
-                    rows.append([sample["label"], state, cid[:8], customer.kind if customer else "-", outcome])
+                    if decision is None:
+                        rows.append([sample["label"], state, cid[:8], "-", "-", "-", "no decision"])
+                        unexpected.append(sample["label"])
+                        continue
+                    if state != "success" or decision.outcome != sample["expect"] or decision.status != "final":
+                        unexpected.append(sample["label"])
+                    reviewers = ",".join(decision.lineage.get("human_review", {}).get("reviewers", [])) or "-"
+                    codes = ", ".join(dict.fromkeys(r["code"] for r in decision.reasons))[:70]
+                    rows.append([sample["label"], state, cid[:8], f"{decision.outcome} ({decision.status})",
+                                 f"{decision.score:.2f}" if decision.score is not None else "-", reviewers, codes])
             else:
                 event = session.scalars(
                     select(AuditEvent).where(AuditEvent.run_id == run_id, AuditEvent.event_type == "input_rejected")
@@ -307,8 +407,10 @@ def results_table(samples: list[dict], run_ids: list[str], states: dict[str, str
                 if event is not None:
                     errors = json.loads(event.payload).get("errors", [])
                     reason = "rejected: " + "; ".join(e["field"] for e in errors)
-                rows.append([sample["label"], state, "-", "-", reason])
-    return rows
+                rows.append([sample["label"], state, "-", "-", "-", "-", reason])
+                if state != sample["expect"]:
+                    unexpected.append(sample["label"])
+    return rows, unexpected
 
 
 def print_table(header: list[str], rows: list[list[str]]) -> None:
@@ -336,7 +438,7 @@ def run() -> int:
     if any(_alive(pid) for pid in _read_pids().values()):
         fail("a demo is already running: `make stop` first")
     PIDFILE.unlink(missing_ok=True)
-    for port in (PORT, EMULATOR_PORT):
+    for port in (PORT, EMULATOR_PORT, SMTP_PORT):
         if not _port_free(port):
             fail(f"port {port} on 127.0.0.1 is in use (set DEMO_PORT / DEMO_EMULATOR_PORT)")
     DEMO_HOME.mkdir(parents=True, exist_ok=True)
@@ -351,35 +453,56 @@ def run() -> int:
         _check(subprocess.run([airflow, "db", "migrate"], env=env, stdout=_log("airflow-db-migrate"), stderr=subprocess.STDOUT), "airflow db migrate")
         say(f"migrating the KYC database ({_describe(env['KYC_DATABASE_URL'])})")
         _check(subprocess.run([kyc, "db", "upgrade"], env=env), "kyc db upgrade")
-        if _emulator_available():
-            start(
-                "emulator",
-                [kyc, "emulator", "serve", "--host", "127.0.0.1", "--port", str(EMULATOR_PORT),
-                 "--sirene-api-key", "demo-sirene-key", "--rne-account", "demo:demo"],
-                env,
-            )
+        start("mailsink", [kyc, "mailsink", "--port", str(SMTP_PORT), "--dir", str(DEMO_HOME / "mail")], env)
+        start(
+            "emulator",
+            [kyc, "emulator", "serve", "--host", "127.0.0.1", "--port", str(EMULATOR_PORT), "--companies", str(EMULATOR_COMPANIES),
+             "--seed", str(EMULATOR_SEED), "--sirene-api-key", "demo-sirene-key", "--rne-account", "demo:demo"],
+            env,
+        )
         for name, args in COMPONENTS:
             start(name, [airflow, *args], env)
         wait_healthy()
-        token = token_for("admin")
-        wait_for_dag(token, "kyc_onboarding")
-        samples = json.loads((REPO / "scripts" / "demo_customers.json").read_text())
-        run_ids = []
-        for sample in samples:
-            run_id = trigger(token, "kyc_onboarding", sample["conf"])
-            say(f"triggered kyc_onboarding for '{sample['label']}': {run_id}")
-            run_ids.append(run_id)
-        states = wait_runs(token, "kyc_onboarding", run_ids)
-        rows = results_table(samples, run_ids, states, env["KYC_DATABASE_URL"])
+        tokens = {user: token_for(user) for user in USERS}
+        token = tokens["admin"]
+        for dag_id in ("kyc_sanctions_refresh", "kyc_sanctions_delta_screening", "kyc_onboarding"):
+            wait_for_dag(token, dag_id)
+        say("loading the sanctions lists (OFAC, UN, EU) from the emulator through kyc_sanctions_refresh")
+        refresh = trigger(token, "kyc_sanctions_refresh", {})
+        if wait_runs(token, "kyc_sanctions_refresh", [refresh]).get(refresh) != "success":
+            fail(f"kyc_sanctions_refresh did not succeed; see {LOGS}")
+        samples = build_samples()
+        (DEMO_HOME / "samples.json").write_text(json.dumps(samples, indent=2))
+        run_ids: list[str] = []
+        states: dict[str, str] = {}
+        for sample in [s for s in samples if s.get("outage")]:
+            say(f"injecting an outage of {sample['outage']} in the emulator for '{sample['label']}'")
+            emulator_faults(sample["outage"], {"outage": "503"})
+            try:
+                run_id = trigger(token, "kyc_onboarding", sample["conf"])
+                sample["run_id"] = run_id
+                states.update(wait_runs(token, "kyc_onboarding", [run_id], tokens=tokens))
+            finally:
+                emulator_faults(sample["outage"], None)
+        for sample in [s for s in samples if not s.get("outage")]:
+            sample["run_id"] = trigger(token, "kyc_onboarding", sample["conf"])
+            say(f"triggered kyc_onboarding for '{sample['label']}': {sample['run_id']}")
+        pending = [s["run_id"] for s in samples if s["run_id"] not in states]
+        states.update(wait_runs(token, "kyc_onboarding", pending, tokens=tokens))
+        run_ids = [s["run_id"] for s in samples]
+        wait_quiet(token, "kyc_sanctions_delta_screening")
+        rows, unexpected = results_table(samples, run_ids, states, env["KYC_DATABASE_URL"])
         print()
-        print_table(["sample", "run", "customer", "kind", "result"], rows)
+        print_table(["sample", "run", "customer", "decision", "score", "reviewers", "reasons"], rows)
         print()
-        unexpected = [s["label"] for s, r in zip(samples, run_ids, strict=True) if states.get(r) != s["expect"]]
+        mails = len(list((DEMO_HOME / "mail").glob("*.eml")))
+        say(f"compliance e-mails caught by the local mail sink: {mails} (in {DEMO_HOME / 'mail'})")
         audit = subprocess.run([kyc, "audit", "verify"], env=env, capture_output=True, text=True)
         say(audit.stdout.strip() or audit.stderr.strip())
         ok = not unexpected and audit.returncode == 0
         if unexpected:
-            sys.stderr.write(f"[demo] runs that did not end as expected: {', '.join(unexpected)}\n")
+            sys.stderr.write(f"[demo] samples that did not end as expected: {', '.join(unexpected)}\n")
+        say(f"explain any decision: .venv/bin/kyc case show <customer id>   (KYC_DATABASE_URL={_describe(env['KYC_DATABASE_URL'])})")
         say(f"done in {time.monotonic() - started:.0f}s")
     finally:
         if not keep_running or not ok:

@@ -37,6 +37,10 @@ class Settings:
         default_factory=lambda: tuple(u.strip() for u in (_env("KYC_REVIEWERS", "") or "").split(",") if u.strip())
     )
 
+    # Where compliance notices go, and who sends them.
+    compliance_email: str = field(default_factory=lambda: _env("KYC_COMPLIANCE_EMAIL", "compliance@localhost"))
+    mail_from: str = field(default_factory=lambda: _env("KYC_MAIL_FROM", "kyc-airflow@localhost"))
+
     @property
     def effective_database_url(self) -> str:
         """The configured URL, or the embedded SQLite file."""

@@ -23,8 +23,8 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
-def _personal_strings() -> set[str]:
-    samples = json.loads((REPO / "scripts" / "demo_customers.json").read_text())
+def _personal_strings(home: Path) -> set[str]:
+    samples = json.loads((home / "samples.json").read_text())
     found: set[str] = set()
     for sample in samples:
         for item in sample["conf"]["customers"]:
@@ -42,16 +42,37 @@ def test_demo_end_to_end_and_logs_hold_no_personal_data(tmp_path):
     for key in list(env):
         if key.startswith(("AIRFLOW", "KYC_")):
             del env[key]
-    env.update(DEMO_HOME=str(home), DEMO_PORT=str(_free_port()), DEMO_EMULATOR_PORT=str(_free_port()), DEMO_KEEP_RUNNING="0")
+    env.update(
+        DEMO_HOME=str(home),
+        DEMO_PORT=str(_free_port()),
+        DEMO_EMULATOR_PORT=str(_free_port()),
+        DEMO_SMTP_PORT=str(_free_port()),
+        DEMO_KEEP_RUNNING="0",
+    )
     result = subprocess.run(
         [sys.executable, str(REPO / "scripts" / "demo.py"), "run"], env=env, capture_output=True, text=True, timeout=900
     )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    assert "audit trail OK" in result.stdout
-    assert "invalid SIREN (refused at validation)  failed" in result.stdout
+    out = result.stdout
+    assert "audit trail OK" in out
+    # Every kind of decision, reached through REST triggers and REST four-eyes approvals.
+    for line in (
+        "company, clean register record",
+        "company, officer on sanctions lists",
+        "person, declared foreign PEP",
+        "company, RNE outage during the run",
+    ):
+        assert line in out
+    for outcome in ("approve (final)", "reject (final)", "edd_required (final)", "review (final)"):
+        assert outcome in out, outcome
+    assert "analyst1,analyst2" in out
+    assert "source_unavailable" in out
+    assert "company_struck_off" in out
+    assert "invalid SIREN (refused at validation)  failed" in out
+    assert len(list((home / "mail").glob("*.eml"))) >= 2
     assert not (home / "pids.json").exists(), "make stop left processes recorded"
 
-    secrets = _personal_strings()
+    secrets = _personal_strings(home)
     assert len(secrets) >= 6
     logs = [p for p in home.rglob("*") if p.is_file() and (p.suffix == ".log" or "logs" in p.parts)]
     task_logs = [p for p in logs if "dag_id=kyc_onboarding" in str(p)]

@@ -101,6 +101,14 @@ def load_case(session: Session, ref: str) -> dict[str, Any]:
     }
 
 
+def _factors(contributions: dict[str, Any] | None) -> dict[str, dict[str, Any]]:
+    """Factor contributions by name (stored as a list in score order)."""
+    factors = (contributions or {}).get("factors") or []
+    if isinstance(factors, dict):
+        return factors
+    return {f["name"]: f for f in factors}
+
+
 def render_text(case: dict[str, Any]) -> str:
     """Human-readable case summary (ids, codes and numbers; no names)."""
     c, d = case["customer"], case["decision"]
@@ -114,11 +122,12 @@ def render_text(case: dict[str, Any]) -> str:
         "reasons:",
     ]
     lines += [f"  - {r.get('code')}: {r.get('text')}" for r in d["reasons"]] or ["  (none)"]
-    factors = (d["contributions"] or {}).get("factors") or {}
+    factors = _factors(d["contributions"])
     if factors:
         lines += ["", "score contributions:"]
         for name, f in factors.items():
             lines.append(f"  {name:<14} value {f.get('value', 0):.3f} x weight {f.get('weight', 0):.2f} = {f.get('contribution', 0):.3f}")
+            lines += [f"      {r.get('code')}: {r.get('text')}" for r in f.get("reasons", [])]
     if d["documents"]:
         lines += ["", "documents requested:"] + [f"  - {doc.get('label', doc.get('code'))}" for doc in d["documents"]]
     if case["hits"]:
@@ -139,7 +148,7 @@ def render_csv(case: dict[str, Any]) -> str:
     writer.writerow(["decision", "", d["created_at"], d["outcome"], "", d["score"], json.dumps({k: d[k] for k in ("id", "status", "risk_level", "policy_version", "next_review_date")})])
     for r in d["reasons"]:
         writer.writerow(["reason", "", "", r.get("code"), "", r.get("outcome"), r.get("text")])
-    for name, f in ((d["contributions"] or {}).get("factors") or {}).items():
+    for name, f in _factors(d["contributions"]).items():
         writer.writerow(["factor", "", "", name, "", f.get("contribution"), json.dumps(f, sort_keys=True)])
     for doc in d["documents"]:
         writer.writerow(["document", "", "", doc.get("code"), "", "", doc.get("label")])

@@ -43,6 +43,9 @@ class FourEyesReviewOperator(HITLOperator):
     ) -> None:
         from kyc_core.cases.review import REVIEW_OPTIONS
 
+        # The DAG's own params reach every operator; a review form shows only its rationale field.
+        kwargs.pop("params", None)
+        kwargs.pop("retries", None)
         super().__init__(
             subject=f"KYC four-eyes review {stage}/2",
             options=REVIEW_OPTIONS,

@@ -42,3 +42,91 @@ def register_customers(conf: dict[str, Any], context: dict[str, Any]) -> list[st
     for item in registered:
         log.info("customer %s %s", item.customer_id, "created" if item.created else ("updated" if item.changed else "unchanged"))
     return [item.customer_id for item in registered]
+
+
+def assessment_context(context: dict[str, Any]) -> Any:
+    """Where the assessment reads and writes, from Airflow connections and the core's settings."""
+    from kyc_airflow.operators.registry import registry_endpoints
+    from kyc_core.onboarding.pipeline import AssessmentContext
+    from kyc_core.settings import get_settings
+
+    try:
+        endpoints = registry_endpoints()
+    except Exception as exc:  # noqa: BLE001 - a missing connection is reported, and fails closed
+        log.error("register connections not usable (%s): entities will be decided as source_unavailable", type(exc).__name__)
+        endpoints = None
+    ti = context.get("ti")
+    return AssessmentContext(
+        database_url=kyc_database_url(),
+        run_id=run_id_of(context) or "manual",
+        actor=actor_for(context),
+        task_id=f"{getattr(ti, 'task_id', '?')}[{getattr(ti, 'map_index', -1)}]",
+        redis_url=get_settings().redis_url,
+        endpoints=endpoints,
+    )
+
+
+def assess(customer_id: str, context: dict[str, Any]) -> dict[str, Any]:
+    """Fetch, resolve, screen, score and decide one customer (idempotent per run)."""
+    from kyc_core.onboarding.pipeline import assess_customer
+
+    summary = assess_customer(assessment_context(context), customer_id)
+    log.info("customer %s: %s (%s)", customer_id, summary["outcome"], summary["status"])
+    return summary
+
+
+def run_link(context: dict[str, Any]) -> str | None:
+    """Link to this run in the Airflow UI."""
+    from urllib.parse import quote
+
+    from airflow.sdk.configuration import conf
+
+    base = conf.get("api", "base_url", fallback=None)
+    dag_run = context.get("dag_run")
+    if not base or dag_run is None:
+        return None
+    return f"{base.rstrip('/')}/dags/{dag_run.dag_id}/runs/{quote(dag_run.run_id, safe='')}"
+
+
+def notify(summary: dict[str, Any], context: dict[str, Any]) -> bool:
+    """E-mail compliance for EDD, reject and strong sanctions hits; True when a message was sent."""
+    from airflow.providers.smtp.notifications.smtp import SmtpNotifier
+
+    from kyc_core.notify import compliance_notice, needs_notice
+    from kyc_core.settings import get_settings
+
+    if not needs_notice(summary):
+        log.info("customer %s: %s, no notice needed", summary["customer_id"], summary["outcome"])
+        return False
+    notice = compliance_notice(summary, run_link(context))
+    settings = get_settings()
+    SmtpNotifier(
+        to=settings.compliance_email, from_email=settings.mail_from, subject=notice.subject, html_content=notice.html,
+        smtp_conn_id="kyc_smtp",
+    ).notify(context)
+    log.info("customer %s: notice sent to compliance", summary["customer_id"])
+    return True
+
+
+def finalize(summary: dict[str, Any], context: dict[str, Any]) -> dict[str, Any]:
+    """After two reviews by two different people, the decision becomes final."""
+    from kyc_core.cases.review import FourEyesViolation
+    from kyc_core.cases.review import finalize as finalize_decision
+    from kyc_core.store.db import session_scope
+    from kyc_core.store.models import Customer
+
+    from airflow.sdk.exceptions import AirflowFailException
+
+    try:
+        with session_scope(kyc_database_url()) as session:
+            decision = finalize_decision(
+                session, summary["decision_id"], approvals_required=2, actor=actor_for(context), run_id=run_id_of(context)
+            )
+            customer = session.get(Customer, decision.customer_id)
+            customer.status = decision.outcome
+            customer.flagged_for_review = decision.outcome == "review"
+            outcome = decision.outcome
+    except FourEyesViolation as exc:
+        raise AirflowFailException(str(exc)) from None
+    log.info("decision %s final: %s", summary["decision_id"], outcome)
+    return {**summary, "outcome": outcome, "status": "final", "requires_review": False}

@@ -1,0 +1,162 @@
+"""Operator fetching a company's register data (Sirene, RNE, RBE, BODACC) into the KYC database."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from airflow.sdk import BaseOperator
+from airflow.sdk.exceptions import AirflowException, AirflowFailException
+
+if TYPE_CHECKING:
+    from kyc_core.registry import CompanyFetchResult, RegistryEndpoints
+
+log = logging.getLogger(__name__)
+
+
+class RegistrySourceUnusable(AirflowFailException):
+    """A register refused this deployment's credentials or configuration: no retry can fix it."""
+
+
+class RegistrySourceUnavailable(AirflowException):
+    """A register could not answer now (outage, open breaker, spent quota): a later try may succeed."""
+
+
+def _truthy(value: Any) -> bool:
+    """A connection extra read as a flag ("true", "1", True...)."""
+    if isinstance(value, str):
+        return value.strip().lower() in ("1", "true", "yes", "on")
+    return bool(value)
+
+
+def registry_endpoints(
+    sirene_conn_id: str = "kyc_sirene", rne_conn_id: str = "kyc_rne", bodacc_conn_id: str = "kyc_bodacc"
+) -> RegistryEndpoints:
+    """Base URLs and credentials of the registers from their connections (RNE extra `rbe_entitled`)."""
+    from kyc_core.registry import RegistryEndpoints, SourceAccess
+
+    from kyc_airflow.hooks.sources import BodaccHook, RneHook, SireneHook
+
+    def access(endpoint) -> SourceAccess:
+        return SourceAccess(endpoint.base_url, login=endpoint.login, secret=endpoint.secret)
+
+    rne_hook = RneHook(rne_conn_id)
+    entitled = _truthy(rne_hook.get_connection(rne_conn_id).extra_dejson.get("rbe_entitled", False))
+    return RegistryEndpoints(
+        sirene=access(SireneHook(sirene_conn_id).get_endpoint()),
+        rne=access(rne_hook.get_endpoint()),
+        bodacc=access(BodaccHook(bodacc_conn_id).get_endpoint()),
+        rbe_entitled=entitled,
+    )
+
+
+class FetchRegistryDataOperator(BaseOperator):
+    """
+    Fetch one company from every French register behind its circuit breaker and snapshot the raw answers.
+
+    Returns ids, counts and per-source statuses only (the data stays in the KYC database). A source
+    refusing the credentials fails the task without retry. A source that is merely unavailable fails
+    the try while Airflow retries remain; on the last try the summary is returned with that source
+    listed as unavailable, so the decision step can fail closed (review, `source_unavailable`).
+
+    :param siren: SIREN of the company. (templated)
+    :param customer_id: KYC customer the snapshots belong to, if any. (templated)
+    :param kyc_conn_id: connection of the KYC database.
+    :param sirene_conn_id: connection of INSEE Sirene (password = API key).
+    :param rne_conn_id: connection of INPI RNE (login/password); extra `rbe_entitled` marks an account
+        entitled to beneficial owners.
+    :param bodacc_conn_id: connection of BODACC (Opendatasoft).
+    :param key_prefix: prefix of the shared breaker/limit/cache keys in Redis (one per environment).
+    """
+
+    template_fields: Sequence[str] = ("siren", "customer_id")
+    ui_color = "#dbe9f6"
+
+    def __init__(
+        self,
+        *,
+        siren: str,
+        customer_id: str | None = None,
+        kyc_conn_id: str = "kyc_db",
+        sirene_conn_id: str = "kyc_sirene",
+        rne_conn_id: str = "kyc_rne",
+        bodacc_conn_id: str = "kyc_bodacc",
+        key_prefix: str = "kyc:",
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.siren = siren
+        self.customer_id = customer_id
+        self.kyc_conn_id = kyc_conn_id
+        self.sirene_conn_id = sirene_conn_id
+        self.rne_conn_id = rne_conn_id
+        self.bodacc_conn_id = bodacc_conn_id
+        self.key_prefix = key_prefix
+
+    def registry_endpoints(self) -> RegistryEndpoints:
+        """Base URLs and credentials from the three source connections."""
+        return registry_endpoints(self.sirene_conn_id, self.rne_conn_id, self.bodacc_conn_id)
+
+    def execute(self, context: Any) -> dict[str, Any]:
+        from kyc_core.errors import StoreUnavailable, UserError
+        from kyc_core.registry import fetch_company
+        from kyc_core.resilience import CallContext
+        from kyc_core.settings import get_settings
+
+        from kyc_airflow.runtime import actor_for, kyc_database_url, run_id_of
+
+        try:
+            result = asyncio.run(
+                fetch_company(
+                    str(self.siren).strip(),
+                    endpoints=self.registry_endpoints(),
+                    database_url=kyc_database_url(self.kyc_conn_id),
+                    redis_url=get_settings().redis_url,
+                    key_prefix=self.key_prefix,
+                    context=CallContext(run_id=run_id_of(context), task_id=self.task_id),
+                    customer_id=self.customer_id or None,
+                    actor=actor_for(context),
+                )
+            )
+        except StoreUnavailable:
+            # The database may come back: let Airflow retry.
+            raise
+        except UserError as exc:
+            # A SIREN failing its check stays invalid on every retry.
+            raise AirflowFailException(str(exc)) from None
+        summary = result.summary()
+        for source, status in summary["sources"].items():
+            log.info(
+                "source=%s status=%s error=%s cached=%s snapshots=%s",
+                source,
+                status["status"],
+                status["error"],
+                status["from_cache"],
+                status["snapshot_ids"],
+            )
+        self._raise_for(result, context)
+        return summary
+
+    def _raise_for(self, result: CompanyFetchResult, context: Any) -> None:
+        """Fail without retry on unusable sources; fail for a retry on unavailable ones while tries remain."""
+        if result.unusable:
+            raise RegistrySourceUnusable(
+                f"register(s) {', '.join(result.unusable)} refused the configured credentials or settings"
+            )
+        if result.transient and self._retries_left(context):
+            raise RegistrySourceUnavailable(
+                f"register(s) {', '.join(result.transient)} unavailable; snapshots of the others are stored"
+            )
+        if result.transient:
+            log.warning(
+                "register(s) %s still unavailable on the last try: reported for a fail-closed decision",
+                ",".join(result.transient),
+            )
+
+    def _retries_left(self, context: Any) -> bool:
+        """Whether Airflow will run another try after this one fails."""
+        ti = context.get("ti")
+        try_number = getattr(ti, "try_number", None) or 1
+        return try_number <= (self.retries or 0)
