@@ -38,7 +38,8 @@ log = logging.getLogger(__name__)
 
 # Fixed namespace: one decision id per (customer, run), so a re-run finds the decision it wrote.
 _DECISION_NS = uuid.UUID("0b1e4c2d-7a55-5f0e-8d3c-2a9f6e1b4d70")
-_ROLE_OF = {"subject": "subject", "officer": "officer", "owner": "beneficial_owner"}
+# Screening roles as stored (screening_hit.subject_role) -> roles the scoring rules speak of.
+_PARTY_ROLE = {"customer": "subject", "officer": "officer", "owner": "beneficial_owner"}
 
 
 @dataclass(frozen=True)
@@ -171,28 +172,34 @@ def _value(sourced: Any) -> Any:
 
 def subjects_of(item: OnboardingCustomer, resolved: Any) -> list[tuple[str, Subject]]:
     """Every party to screen with its role: the customer, its officers and beneficial owners."""
+    from kyc_core.rescreen.parties import subject_key
+
     customer = item.customer
     parties: list[tuple[str, Subject]] = []
     if isinstance(customer, PersonCustomer):
+        birth = customer.birth_date.isoformat()
         parties.append(
-            ("subject", Subject(key="subject", names=(customer.name,), subject_type="person",
+            ("customer", Subject(key=subject_key("customer", customer.name, birth), names=(customer.name,), subject_type="person",
                                 birth_dates=(customer.birth_date.isoformat(),),
                                 countries=tuple({customer.nationality, customer.residence_country})))
         )
         return parties
     names = tuple(dict.fromkeys(n for n in (_value(resolved.legal_name), customer.declared_name, _value(resolved.acronym)) if n))
-    parties.append(("subject", Subject(key="subject", names=names, subject_type="organization", countries=("FR",))))
+    parties.append(
+        ("customer", Subject(key=subject_key("customer", customer.declared_name), names=names, subject_type="organization", countries=("FR",)))
+    )
     for role, people in (("officer", resolved.officers), ("owner", resolved.beneficial_owners)):
         for person in people:
             nationality = iso2(_value(person.nationality))
+            birth = _birth(person.birth_year, person.birth_month)
             parties.append(
                 (
                     role,
                     Subject(
-                        key=f"{role}:{person.key}",
+                        key=subject_key(role, _value(person.name) or "", birth[0] if birth else None),
                         names=tuple(dict.fromkeys(n for n in (_value(person.name), _value(person.declared_name)) if n)),
                         subject_type="person" if person.kind == "person" else "organization",
-                        birth_dates=_birth(person.birth_year, person.birth_month),
+                        birth_dates=birth,
                         countries=(nationality,) if nationality else (),
                     ),
                 )
@@ -243,7 +250,7 @@ def build_profile(
 ) -> RiskProfile:
     """What the scoring rules see: countries, PEP, hits, activity, structure, status and sources."""
     sanctions = tuple(
-        SanctionsHit(role=_ROLE_OF[role], subject_key=h.subject_key, list_key=h.list_key, entry_id=h.entry_id,
+        SanctionsHit(role=_PARTY_ROLE[role], subject_key=h.subject_key, list_key=h.list_key, entry_id=h.entry_id,
                      score=min(1.0, max(0.0, h.score)), verdict=h.verdict)
         for role, h in hits
         if h.verdict in ("match", "review")
@@ -363,7 +370,7 @@ def assess_customer(ctx: AssessmentContext, customer_id: str) -> dict[str, Any]:
         for role, hit in hits:
             session.add(
                 ScreeningHit(
-                    customer_id=customer_id, subject_role=_ROLE_OF[role], subject_key=hit.subject_key, list_key=hit.list_key,
+                    customer_id=customer_id, subject_role=role, subject_key=hit.subject_key, list_key=hit.list_key,
                     native_id=hit.entry_id, entry_hash=hit.content_hash, matched_name=hit.matched_name, score=hit.score,
                     verdict=hit.verdict, explanation=hit.explanation, matcher_version=MATCHER_VERSION, run_id=ctx.run_id,
                     created_at=now,

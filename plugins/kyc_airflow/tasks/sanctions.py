@@ -9,14 +9,12 @@ import logging
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from airflow.sdk import Asset
-
+from kyc_airflow.assets import ACTIVE_LISTS_ASSET
 from kyc_airflow.runtime import actor_for, kyc_database_url, run_id_of
 
 log = logging.getLogger(__name__)
 
-#: Updated whenever a refresh activates a new version of at least one list; the extra names them.
-ACTIVE_LISTS_ASSET = Asset(name="kyc_sanctions_active_lists", uri="kyc://sanctions/active-lists")
+__all__ = ["ACTIVE_LISTS_ASSET"]
 
 
 def _lists_endpoint(conn_id: str | None = None) -> tuple[str, dict[str, Any]]:
@@ -79,14 +77,25 @@ def publish_changes(outcomes: Iterable[Mapping[str, Any]], context: dict[str, An
 
 def versions_to_screen(context: dict[str, Any], requested: Iterable[int] = ()) -> list[int]:
     """Versions named by the triggering events or the run's conf, plus any activated version never screened."""
+    from airflow.sdk.exceptions import AirflowFailException
     from kyc_core.rescreen.delta import unscreened_versions, version_ids_from_extras
     from kyc_core.store.db import session_scope
+    from kyc_core.store.models import ListVersion
+    from sqlalchemy import select
 
     events = context.get("triggering_asset_events") or {}
     extras = [event.extra for batch in events.values() for event in batch]
     named = set(version_ids_from_extras(extras)) | {int(v) for v in requested}
     with session_scope(kyc_database_url()) as session:
+        known = (
+            set(session.scalars(select(ListVersion.id).where(ListVersion.id.in_(sorted(named)))))
+            if named
+            else set()
+        )
         missed = set(unscreened_versions(session))
+    if named - known:
+        # A wrong id in a manual run's conf: retrying cannot fix it.
+        raise AirflowFailException(f"unknown list version(s): {sorted(named - known)}")
     log.info("versions from events/conf: %s; never screened: %s", sorted(named), sorted(missed - named))
     return sorted(named | missed)
 
