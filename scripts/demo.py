@@ -295,6 +295,12 @@ def trigger(token: str, dag_id: str, conf: dict) -> str:
     return body["dag_run_id"]
 
 
+_PARKED_SINCE: dict[str, float] = {}
+# Airflow 3.3 can lose an answer that arrives within a second of the task parking (the executor's
+# "finished" report then races the resume), so the demo's reviewers take a few seconds, as people do.
+_THINKING_TIME_S = 4.0
+
+
 def answer_reviews(tokens: dict[str, str], run_ids: list[str]) -> int:
     """Give the pending four-eyes reviews of our runs: stage 1 as analyst1, stage 2 as analyst2."""
     status, body = http("GET", "/api/v2/dags/~/dagRuns/~/hitlDetails?response_received=false&limit=100", token=tokens["admin"])
@@ -303,7 +309,11 @@ def answer_reviews(tokens: dict[str, str], run_ids: list[str]) -> int:
     answered = 0
     for detail in body.get("hitl_details", []):
         ti = detail["task_instance"]
-        if ti["dag_run_id"] not in run_ids:
+        # Answer only once the task is parked: an answer that lands while it is still starting is lost.
+        if ti["dag_run_id"] not in run_ids or ti.get("state") != "awaiting_input":
+            continue
+        key = f"{ti['dag_run_id']}/{ti['task_id']}/{ti['map_index']}"
+        if time.monotonic() - _PARKED_SINCE.setdefault(key, time.monotonic()) < _THINKING_TIME_S:
             continue
         user = "analyst1" if ti["task_id"].endswith("review_1") else "analyst2"
         path = (f"/api/v2/dags/{ti['dag_id']}/dagRuns/{urllib.parse.quote(ti['dag_run_id'], safe='')}"

@@ -18,6 +18,8 @@ from kyc_core.store.models import AuditEvent, Decision
 CONFIRM = "Confirm"
 OVERTURN = "Overturn"
 REVIEW_OPTIONS = [CONFIRM, OVERTURN]
+#: A reviewer's rationale is part of the record: shorter answers are refused.
+MIN_RATIONALE = 5
 #: Final outcome when a reviewer does not confirm the proposed one: a human keeps the case open.
 OVERTURNED_OUTCOME = "review"
 
@@ -81,6 +83,8 @@ def record_review(
         raise FourEyesViolation(f"user {review.reviewer_id} already reviewed decision {decision_id}: a second person must")
     if review.stage > 1 and len(existing) != review.stage - 1:
         raise FourEyesViolation(f"review stage {review.stage} before stage {review.stage - 1}")
+    if len(review.rationale.strip()) < MIN_RATIONALE:
+        raise FourEyesViolation(f"review {review.stage} of decision {decision_id} has no rationale (at least {MIN_RATIONALE} characters)")
     if review.choice not in REVIEW_OPTIONS:
         raise FourEyesViolation(f"unknown review choice {review.choice!r}")
     payload = review.to_payload()

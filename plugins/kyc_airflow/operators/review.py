@@ -50,8 +50,11 @@ class FourEyesReviewOperator(HITLOperator):
             subject=f"KYC four-eyes review {stage}/2",
             options=REVIEW_OPTIONS,
             params={
+                # No minLength here: Airflow validates task params when the task starts, before anyone answered.
+                # The rule (a rationale of at least 5 characters) is enforced when the answer is recorded.
                 "rationale": Param(
-                    "", type="string", minLength=5, title="Rationale", description="Why you confirm or overturn (kept in the audit trail)."
+                    "", type="string", title="Rationale (required)",
+                    description="Why you confirm or overturn; at least 5 characters, kept in the audit trail.",
                 )
             },
             response_timeout=response_timeout,

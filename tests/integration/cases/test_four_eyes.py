@@ -70,6 +70,14 @@ def test_same_person_twice_is_refused(db_url):
         record_review(s, did, _review(2, "analyst1"), allowed=ALLOWED, actor="t", run_id="run-1")
 
 
+def test_rationale_is_required(db_url):
+    migrate.upgrade(db_url)
+    did = _pending(db_url)
+    blank = Review(stage=1, reviewer_id="analyst1", reviewer_name="analyst1", choice=CONFIRM, rationale=" ok ", responded_at=datetime.now(UTC))
+    with session_scope(db_url) as s, pytest.raises(FourEyesViolation, match="no rationale"):
+        record_review(s, did, blank, allowed=ALLOWED, actor="t", run_id="run-1")
+
+
 def test_unlisted_reviewer_is_refused(db_url):
     migrate.upgrade(db_url)
     did = _pending(db_url)
