@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import tempfile
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -101,3 +102,62 @@ def redis_url():
     for key in client.scan_iter(match=prefix + "*", count=1000):
         client.delete(key)
     client.close()
+
+
+# --- the local source emulator and a KYC database with the emulator's lists ---------------------------
+
+#: Retries stay on, their backoff shrinks to milliseconds.
+FAST_RETRIES = {"*": {"retry_initial_s": 0.01, "retry_max_s": 0.02}}
+
+
+@pytest.fixture
+def emulator() -> Iterator:
+    """The local source emulator (300 companies, no quotas) on an ephemeral loopback port."""
+    from kyc_core.emulator import EmulatorConfig, start_emulator_in_thread
+
+    with start_emulator_in_thread(config=EmulatorConfig(companies=300, quotas={})) as running:
+        yield running
+
+
+@pytest.fixture
+def store(db_url: str) -> str:
+    """A migrated KYC database (SQLite and PostgreSQL)."""
+    from kyc_core.store.migrate import upgrade
+
+    upgrade(db_url)
+    return db_url
+
+
+@pytest.fixture
+def sources(emulator) -> dict:
+    """The default lists, under the emulator's `/lists` base URL."""
+    from kyc_core.rescreen.sources import DEFAULT_LIST_KEYS, resolve_source
+
+    return {key: resolve_source(key, emulator.root + "/lists") for key in DEFAULT_LIST_KEYS}
+
+
+@pytest.fixture
+def make_guard(store: str):
+    """Guards with their own breaker state per source, writing ledger rows to the test database."""
+    from kyc_core.resilience import CallLedger, MemoryBackend, SourceGuard, load_source_config
+
+    backend = MemoryBackend()
+
+    def make(source: str) -> SourceGuard:
+        return SourceGuard(
+            source, backend=backend, config=load_source_config(source, FAST_RETRIES), ledger=CallLedger(store)
+        )
+
+    return make
+
+
+@pytest.fixture
+def load_lists(store: str, sources, make_guard):
+    """Download and activate the emulator's OFAC, UN and EU lists (the version it serves now)."""
+    from kyc_core.rescreen.refresh import refresh_list
+
+    def run() -> dict[str, str]:
+        return {key: refresh_list(src, database_url=store, guard=make_guard(src.source), actor="test").status
+                for key, src in sources.items()}
+
+    return run

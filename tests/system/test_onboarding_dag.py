@@ -1,4 +1,4 @@
-"""`kyc_onboarding` runs end to end in Airflow (dag.test) against a real KYC database."""
+"""`kyc_onboarding` runs end to end in Airflow (dag.test) against the emulator and a real KYC database."""
 
 from __future__ import annotations
 
@@ -7,9 +7,10 @@ import json
 import pytest
 from sqlalchemy import func, select
 
-from kyc_core.store import migrate
+from kyc_core.emulator.dataset import Dataset
+from kyc_core.emulator.server import credentials
 from kyc_core.store.db import session_scope
-from kyc_core.store.models import AuditEvent, Customer
+from kyc_core.store.models import AuditEvent, Customer, Decision
 
 
 @pytest.fixture(scope="module")
@@ -20,52 +21,67 @@ def airflow_db():
 
 
 @pytest.fixture
-def onboarding(airflow_db, db_url, monkeypatch):
+def onboarding(airflow_db, store, emulator, load_lists, monkeypatch):
     from airflow.dag_processing.dagbag import DagBag
 
-    migrate.upgrade(db_url)
-    monkeypatch.setenv("AIRFLOW_CONN_KYC_DB", json.dumps({"conn_type": "kyc_database", "extra": {"url": db_url}}))
-    return DagBag(dag_folder="dags").dags["kyc_onboarding"], db_url
-
-
-GOOD = {
-    "customers": [
-        {"customer": {"kind": "entity", "siren": "552100554", "declared_name": "Demo SA"}, "segment": "cgp", "external_ref": "T-1"},
-        {
-            "customer": {"kind": "person", "name": "Ana Lopez", "birth_date": "1990-01-31", "nationality": "ES", "residence_country": "FR"},
-            "segment": "fintech",
-        },
-    ]
-}
+    load_lists()
+    creds = credentials(emulator.state.config)
+    account = next(a for a in creds["rne"] if a["beneficial_owners"])
+    connections = {
+        "KYC_DB": {"conn_type": "kyc_database", "extra": {"url": store}},
+        "KYC_SIRENE": {"conn_type": "insee_sirene", "host": emulator.urls["sirene"], "password": creds["sirene"]["api_key"]},
+        "KYC_RNE": {"conn_type": "inpi_rne", "host": emulator.urls["rne"], "login": account["username"],
+                    "password": account["password"], "extra": {"rbe_entitled": True}},
+        "KYC_BODACC": {"conn_type": "bodacc", "host": emulator.urls["bodacc"]},
+    }
+    for name, value in connections.items():
+        monkeypatch.setenv(f"AIRFLOW_CONN_{name}", json.dumps(value))
+    ds = Dataset(emulator.state.config.companies, emulator.state.config.seed)
+    return DagBag(dag_folder="dags").dags["kyc_onboarding"], store, ds
 
 
 def _states(run):
-    return {ti.task_id: ti.state for ti in run.get_task_instances()}
+    return {(ti.task_id, ti.map_index): ti.state for ti in run.get_task_instances()}
 
 
-def test_valid_batch_registers_customers(onboarding):
-    dag, url = onboarding
-    run = dag.test(run_conf=GOOD)
-    assert run.state == "success", _states(run)
+def test_clean_batch_is_approved(onboarding):
+    dag, url, ds = onboarding
+    siren = ds.siren(21)
+    conf = {
+        "customers": [
+            {"customer": {"kind": "entity", "siren": siren, "declared_name": ds.company(siren).name}, "segment": "cgp", "external_ref": "T-1"},
+            {"customer": {"kind": "person", "name": "Ana Lopez", "birth_date": "1990-01-31", "nationality": "ES",
+                          "residence_country": "FR"}, "segment": "fintech"},
+        ]
+    }
+    run = dag.test(run_conf=conf)
+    states = _states(run)
+    assert run.state == "success", states
+    assert states[("customer.assess", 0)] == states[("customer.assess", 1)] == "success"
+    assert states[("customer.review_1", 0)] == "skipped"
+    with session_scope(url) as s:
+        decisions = s.scalars(select(Decision).where(Decision.run_id == run.run_id)).all()
+        assert sorted((d.outcome, d.status) for d in decisions) == [("approve", "final"), ("approve", "final")]
+        kinds = {e.event_type for e in s.scalars(select(AuditEvent).where(AuditEvent.run_id == run.run_id))}
+    assert {"customer_registered", "case_created", "registry_fetched", "entity_resolved", "screening_completed",
+            "score_computed", "final_decision"} <= kinds
+    # A second run of the same request re-assesses but registers nobody twice.
+    second = dag.test(run_conf=conf)
+    assert second.state == "success"
     with session_scope(url) as s:
         assert s.scalar(select(func.count()).select_from(Customer)) == 2
-        kinds = [e.event_type for e in s.scalars(select(AuditEvent).order_by(AuditEvent.seq))]
-    assert kinds == ["schema_upgraded", "customer_registered", "customer_registered"]
-    # A second run of the same request writes nothing new.
-    assert dag.test(run_conf=GOOD).state == "success"
-    with session_scope(url) as s:
-        assert s.scalar(select(func.count()).select_from(AuditEvent)) == 3
 
 
 def test_invalid_siren_fails_at_validation_and_writes_only_the_rejection(onboarding):
-    dag, url = onboarding
-    bad = json.loads(json.dumps(GOOD))
-    bad["customers"][0]["customer"]["siren"] = "552100555"
+    dag, url, _ = onboarding
+    bad = {"customers": [{"customer": {"kind": "entity", "siren": "552100555", "declared_name": "Demo SA"}, "segment": "cgp"}]}
     run = dag.test(run_conf=bad)
     assert run.state == "failed"
     states = _states(run)
-    assert states["validate_request"] == "failed" and states["register_customers"] == "upstream_failed"
+    assert states[("validate_request", -1)] == "failed"
+    assert states[("register_customers", -1)] == "upstream_failed"
     with session_scope(url) as s:
         assert s.scalar(select(func.count()).select_from(Customer)) == 0
+        assert s.scalar(select(func.count()).select_from(Decision)) == 0
         event = s.scalars(select(AuditEvent).where(AuditEvent.event_type == "input_rejected")).one()
     assert json.loads(event.payload)["errors"][0]["field"] == "customers.0.customer.entity.siren"

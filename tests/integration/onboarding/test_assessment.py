@@ -1,0 +1,153 @@
+"""The onboarding assessment against the emulator and the real database: every outcome, fail closed, lineage."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from sqlalchemy import func, select
+
+from kyc_core.audit import verify_chain
+from kyc_core.cases.review import CONFIRM, Review, finalize, record_review
+from kyc_core.emulator.dataset import Dataset
+from kyc_core.emulator.server import credentials
+from kyc_core.onboarding.customers import register_batch
+from kyc_core.onboarding.pipeline import AssessmentContext, assess_customer
+from kyc_core.onboarding.request import parse_request
+from kyc_core.policy import load_policy_by_hash
+from kyc_core.registry.endpoints import RegistryEndpoints
+from kyc_core.resilience import MemoryBackend
+from kyc_core.scoring import RiskProfile, compute_score, recompute_score
+from kyc_core.store.db import session_scope
+from kyc_core.store.models import AuditEvent, Decision, ScreeningHit
+
+FAST = {"*": {"retry_initial_s": 0.01, "retry_max_s": 0.02}}
+
+
+@pytest.fixture
+def dataset(emulator) -> Dataset:
+    return Dataset(emulator.state.config.companies, emulator.state.config.seed)
+
+
+@pytest.fixture
+def context(store, emulator):
+    endpoints = RegistryEndpoints.from_emulator(emulator.urls, credentials(emulator.state.config))
+
+    def make(run_id: str = "run-1") -> AssessmentContext:
+        return AssessmentContext(
+            database_url=store, run_id=run_id, actor="test", endpoints=endpoints,
+            fetch_options={"backend": MemoryBackend(), "source_config": FAST},
+        )
+
+    return make
+
+
+def _entity(ds: Dataset, siren: str, segment: str = "cgp") -> dict:
+    return {"customer": {"kind": "entity", "siren": siren, "declared_name": ds.company(siren).name}, "segment": segment}
+
+
+PEP = {
+    "customer": {"kind": "person", "name": "Jonas Weber", "birth_date": "1971-11-02", "nationality": "DE",
+                 "residence_country": "LU", "pep_declared": True, "pep_category": "foreign"},
+    "segment": "asset_mgmt",
+}
+
+
+def _register(store: str, *items: dict) -> list[str]:
+    with session_scope(store) as s:
+        return [r.customer_id for r in register_batch(s, parse_request({"customers": list(items)}), actor="t", run_id="run-1")]
+
+
+def test_every_outcome(store, load_lists, context, dataset):
+    assert set(load_lists().values()) == {"activated"}
+    sanctioned = next(k for k in dataset.known_positives() if k.role == "officer")
+    clean, bad, struck, pep = _register(
+        store, _entity(dataset, dataset.siren(21)), _entity(dataset, sanctioned.siren), _entity(dataset, dataset.siren(13)), PEP
+    )
+    ctx = context()
+    assert assess_customer(ctx, clean)["outcome"] == "approve"
+
+    rejected = assess_customer(ctx, bad)
+    assert (rejected["outcome"], rejected["requires_review"]) == ("reject", True)
+    assert rejected["strong_hits"] >= 1
+    with session_scope(store) as s:
+        hits = s.scalars(select(ScreeningHit).where(ScreeningHit.customer_id == bad)).all()
+        assert {h.subject_role for h in hits} == {"officer"} and all(h.verdict == "match" for h in hits)
+        assert s.get(Decision, rejected["decision_id"]).status == "pending_review"
+
+    flagged = assess_customer(ctx, struck)
+    assert "company_struck_off" in {r["code"] for r in flagged["top_reasons"]}
+    assert flagged["outcome"] != "approve"
+
+    edd = assess_customer(ctx, pep)
+    assert edd["outcome"] == "edd_required"
+    assert {"Detailed CV listing every public function held", "Evidence of the source of wealth"} <= set(edd["documents"])
+
+    # Two different reviewers make the reject final.
+    with session_scope(store) as s:
+        for stage, who in ((1, "analyst1"), (2, "analyst2")):
+            record_review(s, rejected["decision_id"], Review(stage, who, who, CONFIRM, "listing confirmed", _now()), allowed=None, actor=who, run_id="run-1")
+        assert finalize(s, rejected["decision_id"], approvals_required=2, actor="t", run_id="run-1").outcome == "reject"
+        assert verify_chain(s).ok
+
+
+def _now():
+    from datetime import UTC, datetime
+
+    return datetime.now(UTC)
+
+
+def test_rne_outage_fails_closed(store, load_lists, context, dataset, emulator):
+    load_lists()
+    (customer,) = _register(store, _entity(dataset, dataset.siren(21)))
+    _set_fault(emulator, "rne", {"outage": "503"})
+    try:
+        summary = assess_customer(context(), customer)
+    finally:
+        _set_fault(emulator, "rne", None)
+    assert summary["outcome"] == "review"
+    assert "source_unavailable" in {r["code"] for r in summary["top_reasons"]}
+    assert summary["retry"] is True
+
+
+def test_without_active_lists_nothing_is_approved(store, context, dataset):
+    (customer,) = _register(store, _entity(dataset, dataset.siren(21)))
+    summary = assess_customer(context(), customer)
+    assert summary["outcome"] == "review"
+    assert "source_unavailable" in {r["code"] for r in summary["top_reasons"]}
+
+
+def test_rerun_writes_nothing_and_lineage_reproduces_the_score(store, load_lists, context, dataset):
+    load_lists()
+    (customer,) = _register(store, _entity(dataset, dataset.siren(13)))
+    first = assess_customer(context(), customer)
+
+    def counts():
+        with session_scope(store) as s:
+            return tuple(s.scalar(select(func.count()).select_from(t)) for t in (Decision, AuditEvent, ScreeningHit))
+
+    before = counts()
+    assert assess_customer(context(), customer) == first
+    assert counts() == before
+    with session_scope(store) as s:
+        decision = s.get(Decision, first["decision_id"])
+        lineage = decision.lineage
+        assert recompute_score(decision.contributions) == pytest.approx(decision.score)
+        policy = load_policy_by_hash(lineage["policy"]["content_hash"])
+        rescored = compute_score(RiskProfile.model_validate(lineage["profile"]), policy)
+        assert rescored.score == pytest.approx(decision.score)
+        assert set(lineage["list_versions"]) == {"ofac_sdn", "un_sc", "eu_fsf"}
+        assert lineage["registry_snapshots"]["sirene"] and lineage["matcher"]["version"]
+        assert json.dumps(lineage)  # JSON all the way down
+
+
+def _set_fault(emulator, source: str, spec: dict | None) -> None:
+    import urllib.request
+
+    base = emulator.root + "/_admin/faults"
+    if spec is None:
+        request = urllib.request.Request(f"{base}?source={source}", method="DELETE")
+    else:
+        request = urllib.request.Request(base, data=json.dumps({"source": source, **spec}).encode(), method="POST",
+                                         headers={"Content-Type": "application/json"})
+    urllib.request.urlopen(request, timeout=5).close()
