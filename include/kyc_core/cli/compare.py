@@ -24,7 +24,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("names", nargs="*", metavar="NAME", help="the two names to compare")
     parser.add_argument("--type", choices=tuple(_CLI_TYPES), help="what both names belong to")
-    parser.add_argument("--pairs", metavar="PAIRS.csv", help="CSV with name1,name2 and optional schema columns")
+    parser.add_argument(
+        "--pairs", metavar="PAIRS.csv", help="CSV with name1,name2 and optional schema columns"
+    )
     parser.set_defaults(func=handler)
 
 
@@ -34,7 +36,8 @@ def handler(args: argparse.Namespace) -> int:
     if args.pairs:
         if args.names:
             raise UserError("give either two names or --pairs PAIRS.csv, not both")
-        compare_pairs_file(Path(args.pairs), sys.stdout, thresholds)
+        default_type = _CLI_TYPES[args.type] if args.type else "unknown"
+        compare_pairs_file(Path(args.pairs), sys.stdout, thresholds, default_type)
         return 0
     if len(args.names) != 2:
         raise UserError(f"compare needs exactly two names (got {len(args.names)}), or --pairs PAIRS.csv")
@@ -61,8 +64,11 @@ def compare_json(name1: str, name2: str, type_: str, thresholds: Thresholds) -> 
     }
 
 
-def compare_pairs_file(path: Path, out: TextIO, thresholds: Thresholds) -> int:
-    """Score every row of a pairs CSV and write it back with `score` and `predicted_match`; returns the row count."""
+def compare_pairs_file(path: Path, out: TextIO, thresholds: Thresholds, default_type: str = "unknown") -> int:
+    """Score every row of a pairs CSV and write it back with `score` and `predicted_match`; returns the row count.
+
+    A row's `schema` column, when filled, decides its type; otherwise `default_type` (from --type) does.
+    """
     try:
         handle = path.open(newline="", encoding="utf-8-sig")
     except FileNotFoundError:
@@ -71,19 +77,21 @@ def compare_pairs_file(path: Path, out: TextIO, thresholds: Thresholds) -> int:
         raise UserError(f"{path}: cannot be read ({exc.strerror})") from None
     with handle:
         try:
-            return _compare_rows(handle, out, thresholds, str(path))
+            return _compare_rows(handle, out, thresholds, str(path), default_type)
         except UnicodeDecodeError:
             raise UserError(f"{path}: not UTF-8 text") from None
         except csv.Error as exc:
             raise UserError(f"{path}: malformed CSV ({exc})") from None
 
 
-def _compare_rows(handle: TextIO, out: TextIO, thresholds: Thresholds, source: str) -> int:
+def _compare_rows(handle: TextIO, out: TextIO, thresholds: Thresholds, source: str, default_type: str) -> int:
     reader = csv.DictReader(handle)
     header = list(reader.fieldnames or [])
     missing = [c for c in ("name1", "name2") if c not in header]
     if missing:
-        raise UserError(f"{source}: header lacks column(s) {', '.join(missing)} (expected name1,name2[,schema])")
+        raise UserError(
+            f"{source}: header lacks column(s) {', '.join(missing)} (expected name1,name2[,schema])"
+        )
     columns = header + [c for c in ("score", "predicted_match") if c not in header]
     writer = csv.DictWriter(out, fieldnames=columns, lineterminator="\n", extrasaction="ignore")
     writer.writeheader()
@@ -95,7 +103,7 @@ def _compare_rows(handle: TextIO, out: TextIO, thresholds: Thresholds, source: s
         if not name1 or not name2:
             raise UserError(f"{source} line {line}: name1 and name2 must both be filled")
         try:
-            type_ = entity_type(row.get("schema"))
+            type_ = entity_type(row.get("schema")) if (row.get("schema") or "").strip() else default_type
         except ValueError:
             raise UserError(f"{source} line {line}: unknown schema {row.get('schema')!r}") from None
         score = compare_two_names(name1, name2, type_).score

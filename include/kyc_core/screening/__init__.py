@@ -1,0 +1,1 @@
+"""Sanctions screening engine: normalization, pairwise matching, candidate index, judgements."""
