@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import TextIO
 
 from kyc_core.errors import UserError
-from kyc_core.screening.compare import DEFAULT_THRESHOLDS, MATCHER_VERSION, Thresholds, compare_two_names
+from kyc_core.screening.compare import MATCHER_VERSION, Thresholds, compare_two_names
 from kyc_core.screening.model import entity_type
 
 _CLI_TYPES = {"person": "person", "company": "organization"}
@@ -27,12 +27,18 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--pairs", metavar="PAIRS.csv", help="CSV with name1,name2 and optional schema columns"
     )
+    parser.add_argument(
+        "--segment", choices=("cgp", "fintech", "asset_mgmt"), default="cgp",
+        help="policy whose screening thresholds decide the verdict (default: cgp)",
+    )
     parser.set_defaults(func=handler)
 
 
 def handler(args: argparse.Namespace) -> int:
     """Run `kyc compare` with parsed arguments; returns the exit code."""
-    thresholds = DEFAULT_THRESHOLDS
+    from kyc_core.policy import screening_thresholds
+
+    thresholds = screening_thresholds(getattr(args, "segment", "cgp"))
     if args.pairs:
         if args.names:
             raise UserError("give either two names or --pairs PAIRS.csv, not both")

@@ -15,6 +15,7 @@ from typing import Any, TextIO
 from kyc_core.cli.lists import with_store
 from kyc_core.errors import UserError
 from kyc_core.lists.active import load_active_parties
+from kyc_core.policy import screening_thresholds
 from kyc_core.screening.compare import DEFAULT_THRESHOLDS, Thresholds
 from kyc_core.screening.index import Screener
 from kyc_core.screening.model import Hit, ListedParty, Subject, entity_type
@@ -45,6 +46,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     batch.add_argument("--out", metavar="OUT.jsonl", help="write JSON lines here instead of stdout")
     batch.set_defaults(func=screen_batch_handler)
+    for parser in (one, batch):
+        parser.add_argument(
+            "--segment", choices=("cgp", "fintech", "asset_mgmt"), default="cgp",
+            help="policy whose screening thresholds apply (default: cgp)",
+        )
 
 
 def check_dob(value: str | None, where: str = "--dob") -> str | None:
@@ -99,7 +105,7 @@ def make_subject(
     )
 
 
-def build_screener(thresholds: Thresholds = DEFAULT_THRESHOLDS) -> Screener:
+def build_screener(thresholds: Thresholds = DEFAULT_THRESHOLDS) -> Screener:  # noqa: B008
     """Load the active list versions and build the screener over them."""
     url = get_settings().effective_database_url
 
@@ -130,7 +136,7 @@ def screen_handler(args: argparse.Namespace) -> int:
     check_dob(args.dob)
     check_country(args.country)
     subject = make_subject("cli", args.name, args.type, args.dob, args.country, "argument")
-    screener = build_screener()
+    screener = build_screener(screening_thresholds(getattr(args, "segment", "cgp")))
     hits = screener.screen(subject)
     if args.json:
         print(
@@ -197,7 +203,7 @@ def screen_batch_handler(args: argparse.Namespace) -> int:
             subjects = list(read_batch(handle, source.name))
     except (UnicodeDecodeError, csv.Error) as exc:
         raise UserError(f"{source.name}: not a readable UTF-8 CSV ({exc})") from None
-    screener = build_screener()
+    screener = build_screener(screening_thresholds(getattr(args, "segment", "cgp")))
     if args.out:
         with open(args.out, "w", encoding="utf-8") as out:
             write_batch(subjects, screener, out, sys.stderr)

@@ -232,3 +232,11 @@ def policy_from_snapshot(snapshot: dict[str, Any], expected_hash: str | None = N
             f"policy snapshot: content hash {policy.content_hash} differs from recorded {expected_hash}"
         )
     return policy
+
+
+def screening_thresholds(segment: str = "cgp", policy_dir: Path | str | None = None):
+    """The review and match thresholds the segment's policy sets for sanctions screening."""
+    from kyc_core.screening.compare import Thresholds
+
+    sanctions = load_policy(segment, policy_dir).spec.sanctions
+    return Thresholds(review=sanctions.review_threshold, match=sanctions.match_threshold)
