@@ -31,7 +31,6 @@ Every stage is an audit event. Logs identify customers by id only; explain any d
 from __future__ import annotations
 
 from airflow.sdk import Param, dag, get_current_context, task, task_group
-
 from kyc_airflow.defaults import DEFAULT_ARGS, NO_RETRY, START_DATE
 from kyc_airflow.operators.review import FourEyesReviewOperator
 from kyc_core.onboarding.request import trigger_item_schema

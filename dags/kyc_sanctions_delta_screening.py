@@ -24,8 +24,8 @@ XCom carries version ids and counts only; logs name customers by id only.
 from __future__ import annotations
 
 from airflow.sdk import Param, dag, get_current_context, task
-from kyc_airflow.defaults import DEFAULT_ARGS, START_DATE
 from kyc_airflow.assets import ACTIVE_LISTS_ASSET
+from kyc_airflow.defaults import DEFAULT_ARGS, START_DATE
 
 
 @dag(

@@ -29,8 +29,8 @@ The event schedules `kyc_sanctions_delta_screening`.
 from __future__ import annotations
 
 from airflow.sdk import dag, get_current_context, task
-from kyc_airflow.defaults import DEFAULT_ARGS, START_DATE
 from kyc_airflow.assets import ACTIVE_LISTS_ASSET
+from kyc_airflow.defaults import DEFAULT_ARGS, START_DATE
 
 
 @dag(

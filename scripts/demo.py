@@ -197,16 +197,16 @@ def build_samples() -> list[dict]:
 
     ds = Dataset(EMULATOR_COMPANIES, EMULATOR_SEED)
 
-    def entity(index_or_siren, ref: str) -> dict:
+    def entity(index_or_siren, ref: str, segment: str = "cgp") -> dict:
         siren = index_or_siren if isinstance(index_or_siren, str) else ds.siren(index_or_siren)
-        return {"customer": {"kind": "entity", "siren": siren, "declared_name": ds.company(siren).name}, "segment": "cgp",
+        return {"customer": {"kind": "entity", "siren": siren, "declared_name": ds.company(siren).name}, "segment": segment,
                 "channel": "api", "external_ref": ref}
 
     sanctioned = next(k for k in ds.known_positives() if k.role == "officer" and len(k.lists) == 3)
     return [
         {"label": "company, clean register record", "expect": "approve", "conf": {"customers": [entity(21, "DEMO-ENT-CLEAN")]}},
         {"label": "company, officer on sanctions lists", "expect": "reject", "conf": {"customers": [entity(sanctioned.siren, "DEMO-ENT-SANCTIONED")]}},
-        {"label": "company struck off the register", "expect": "edd_required", "conf": {"customers": [entity(13, "DEMO-ENT-STRUCK")]}},
+        {"label": "company struck off the register", "expect": "edd_required", "conf": {"customers": [entity(13, "DEMO-ENT-STRUCK", "asset_mgmt")]}},
         {"label": "person, declared foreign PEP", "expect": "edd_required", "conf": {"customers": [{
             "customer": {"kind": "person", "name": "Jonas Weber", "birth_date": "1971-11-02", "nationality": "DE",
                          "residence_country": "LU", "occupation": "former deputy minister", "pep_declared": True,
@@ -376,12 +376,11 @@ def wait_runs(token: str, dag_id: str, run_ids: list[str], timeout: float = 600,
 
 def results_table(samples: list[dict], run_ids: list[str], states: dict[str, str], kyc_url: str) -> tuple[list[list[str]], list[str]]:
     """One row per customer: run state, decision, score, reviewers, reasons; and the samples not as expected."""
-    from sqlalchemy import select
-
     from kyc_core.onboarding.customers import customer_id_for, customer_ref
     from kyc_core.onboarding.request import InvalidRequest, parse_request
     from kyc_core.store.db import session_scope
-    from kyc_core.store.models import AuditEvent, Customer, Decision
+    from kyc_core.store.models import AuditEvent, Decision
+    from sqlalchemy import select
 
     rows = []
     unexpected = []
@@ -395,7 +394,6 @@ def results_table(samples: list[dict], run_ids: list[str], states: dict[str, str
                 ids = []
             if ids:
                 for cid in ids:
-                    customer = session.get(Customer, cid)
                     decision = session.scalars(
                         select(Decision).where(Decision.customer_id == cid, Decision.run_id == run_id)
                     ).first()

@@ -5,12 +5,11 @@ from __future__ import annotations
 import json
 
 import pytest
-from sqlalchemy import func, select
-
 from kyc_core.emulator.dataset import Dataset
 from kyc_core.emulator.server import credentials
 from kyc_core.store.db import session_scope
 from kyc_core.store.models import AuditEvent, Customer, Decision
+from sqlalchemy import func, select
 
 
 @pytest.fixture(scope="module")

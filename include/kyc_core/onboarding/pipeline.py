@@ -15,24 +15,40 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from kyc_core.audit import EventType, append_event
-from kyc_core.decision import decide
+from kyc_core.decision import decide, should_query_paid_sources
 from kyc_core.errors import KycError, SourceError
 from kyc_core.lists.active import active_list_hashes, load_active_parties
 from kyc_core.lists.versions import active_versions
 from kyc_core.onboarding.customers import input_hash
 from kyc_core.onboarding.request import EntityCustomer, OnboardingCustomer, PersonCustomer
 from kyc_core.policy import load_policy
+from kyc_core.resilience.config import load_source_config
 from kyc_core.resolution import data_quality, resolve_entity, resolve_person
-from kyc_core.scoring import CompanyStatus, PepExposure, RiskProfile, SanctionsHit, SourceCheck, UboStatus, compute_score
+from kyc_core.scoring import (
+    CompanyStatus,
+    PepExposure,
+    RiskProfile,
+    SanctionsHit,
+    SourceCheck,
+    UboStatus,
+    compute_score,
+)
 from kyc_core.screening.compare import MATCHER_VERSION, Thresholds
 from kyc_core.screening.index import Screener
 from kyc_core.screening.judgements import apply_judgements
 from kyc_core.screening.model import Hit, Judgement, Subject
-from kyc_core.store.models import Customer, Decision, MatchJudgement, RegistrySnapshot, ScreeningHit
+from kyc_core.store.models import (
+    Customer,
+    Decision,
+    MatchJudgement,
+    RegistrySnapshot,
+    ScreeningHit,
+    SourceCall,
+)
 
 log = logging.getLogger(__name__)
 
@@ -75,19 +91,28 @@ class _Registers:
     rne: Any = None
     owners: Any = None
     notices: Any = None
-    snapshot_hashes: dict[str, str] = field(default_factory=dict)
     fetched_at: dict[str, datetime] = field(default_factory=dict)
     summary: dict[str, Any] = field(default_factory=dict)
 
+    def merge(self, other: _Registers) -> None:
+        """Add a second pass (the optional paid registers) to what the first pass found."""
+        self.checks.update(other.checks)
+        self.fetched_at.update(other.fetched_at)
+        for name in ("company", "rne", "owners", "notices"):
+            if getattr(other, name) is not None:
+                setattr(self, name, getattr(other, name))
+        sources = {**(self.summary.get("sources") or {}), **(other.summary.get("sources") or {})}
+        self.summary = {**self.summary, "sources": sources}
 
-def _fetch_registers(ctx: AssessmentContext, customer_id: str, siren: str) -> _Registers:
-    """Fetch Sirene, RNE, RBE and BODACC; an unreachable or unconfigured register is reported unavailable."""
+
+def _fetch_registers(ctx: AssessmentContext, customer_id: str, siren: str, sources: list[str]) -> _Registers:
+    """Fetch these registers; an unreachable or unconfigured register is reported unavailable."""
     from kyc_core.registry.fetch import fetch_company
     from kyc_core.resilience import CallContext
 
     out = _Registers()
     if ctx.endpoints is None:
-        out.checks = {s: SourceCheck(status="unavailable", detail="not_configured") for s in ("sirene", "rne", "rbe", "bodacc")}
+        out.checks = {s: SourceCheck(status="unavailable", detail="not_configured") for s in sources}
         return out
     try:
         result = asyncio.run(
@@ -99,13 +124,14 @@ def _fetch_registers(ctx: AssessmentContext, customer_id: str, siren: str) -> _R
                 key_prefix=ctx.key_prefix,
                 context=CallContext(run_id=ctx.run_id, task_id=ctx.task_id),
                 customer_id=customer_id,
+                sources=sources,
                 actor=ctx.actor,
                 **ctx.fetch_options,
             )
         )
     except (SourceError, OSError) as exc:
         log.warning("customer %s: registers unreachable (%s)", customer_id, type(exc).__name__)
-        out.checks = {s: SourceCheck(status="unavailable", detail=type(exc).__name__) for s in ("sirene", "rne", "rbe", "bodacc")}
+        out.checks = {s: SourceCheck(status="unavailable", detail=type(exc).__name__) for s in sources}
         return out
     now = datetime.now(UTC)
     for source, outcome in result.outcomes.items():
@@ -288,6 +314,43 @@ def build_profile(
     )
 
 
+REGISTERS = ("sirene", "rne", "rbe", "bodacc")
+
+
+def _resolve(subject: Any, registers: _Registers, now: datetime) -> Any:
+    """One consolidated entity (or the declared person) from what the registers said."""
+    if isinstance(subject, PersonCustomer):
+        return resolve_person(subject, now=now)
+    return resolve_entity(
+        subject, sirene=registers.company, rne=registers.rne, owners=registers.owners,
+        bodacc=list(registers.notices) if registers.notices is not None else None,
+        fetched_at=registers.fetched_at, now=now,
+    )
+
+
+def _evaluate(item, resolved, registers, hits, list_checks, policy, now):
+    """Source checks, data quality, conflicts, the risk profile and its score."""
+    checks = {**registers.checks, **list_checks}
+    quality = None
+    breakdown: dict[str, Any] = {}
+    conflicts: list[str] = []
+    if isinstance(item.customer, EntityCustomer):
+        dq = data_quality(resolved, sanctions_screened=all(c.status == "ok" for c in list_checks.values()), now=now)
+        quality, breakdown = dq.score, dq.breakdown()
+        conflicts = [c.code.value for c in resolved.conflicts]
+    profile = build_profile(item, resolved, hits, checks, quality)
+    return checks, quality, breakdown, conflicts, profile, compute_score(profile, policy)
+
+
+def _spent_this_month(session: Session, sources: list[str], now: datetime) -> float:
+    """What the optional paid sources cost this calendar month, from the call ledger."""
+    start = now.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+    total = session.scalar(
+        select(func.coalesce(func.sum(SourceCall.cost), 0.0)).where(SourceCall.source.in_(sources), SourceCall.started_at >= start)
+    )
+    return float(total or 0.0)
+
+
 # --- the assessment -------------------------------------------------------------------------------------
 
 
@@ -333,39 +396,47 @@ def assess_customer(ctx: AssessmentContext, customer_id: str) -> dict[str, Any]:
     now = datetime.now(UTC)
     today = ctx.today or now.date()
     subject = item.customer
-    registers = _Registers()
-    if isinstance(subject, EntityCustomer):
-        registers = _fetch_registers(ctx, customer_id, subject.siren)
-        resolved = resolve_entity(
-            subject, sirene=registers.company, rne=registers.rne, owners=registers.owners,
-            bodacc=list(registers.notices) if registers.notices is not None else None,
-            fetched_at=registers.fetched_at, now=now,
-        )
-    else:
-        resolved = resolve_person(subject, now=now)
     sanctions_spec = policy.spec.sanctions
     thresholds = Thresholds(review=sanctions_spec.review_threshold, match=sanctions_spec.match_threshold)
     mandatory = list(getattr(policy.spec.sources.mandatory, subject.kind))
-    mandatory_lists = [s for s in mandatory if s not in ("sirene", "rne", "rbe", "bodacc")]
+    mandatory_lists = [s for s in mandatory if s not in REGISTERS]
+    registers = _Registers()
+    optional: list[str] = []
+    if isinstance(subject, EntityCustomer):
+        # Paid registers the policy lists as optional are bought only if the first pass warrants it.
+        optional = [s for s in policy.spec.sources.optional_paid if s in REGISTERS and s not in mandatory]
+        registers = _fetch_registers(ctx, customer_id, subject.siren, [s for s in REGISTERS if s not in optional])
+    resolved = _resolve(subject, registers, now)
+
+    with session_scope(ctx.database_url) as session:
+        parties = subjects_of(item, resolved)
+        hits, list_checks, screen_stats = _screen(session, customer_id, parties, thresholds, mandatory_lists)
+        spent = _spent_this_month(session, optional, now) if optional else 0.0
+
+    checks, quality, quality_breakdown, conflicts, profile, score = _evaluate(item, resolved, registers, hits, list_checks, policy, now)
+    paid: dict[str, Any] = {}
+    if optional:
+        expected = sum(load_source_config(s).price_of(1) for s in optional)
+        allowed, reason = should_query_paid_sources(score.score, None, spent, policy, expected_cost_eur=expected)
+        paid = {"sources": optional, "queried": allowed, "reason": reason.value, "initial_risk": round(score.score, 4),
+                "spent_this_month_eur": round(spent, 2)}
+        if allowed:
+            registers.merge(_fetch_registers(ctx, customer_id, subject.siren, optional))
+            resolved = _resolve(subject, registers, now)
+            if {p.key for _, p in subjects_of(item, resolved)} != {p.key for _, p in parties}:
+                with session_scope(ctx.database_url) as session:
+                    parties = subjects_of(item, resolved)
+                    hits, list_checks, screen_stats = _screen(session, customer_id, parties, thresholds, mandatory_lists)
+            checks, quality, quality_breakdown, conflicts, profile, score = _evaluate(
+                item, resolved, registers, hits, list_checks, policy, now
+            )
+    result = decide(profile, score, policy, today)
+    outcome = result.outcome.value
+    pending = result.requires_human_review
 
     with session_scope(ctx.database_url) as session:
         if session.get(Decision, decision_id) is not None:  # a concurrent try finished first
             return summary_of(session.get(Decision, decision_id), session.get(Customer, customer_id))
-        parties = subjects_of(item, resolved)
-        hits, list_checks, screen_stats = _screen(session, customer_id, parties, thresholds, mandatory_lists)
-        checks = {**registers.checks, **list_checks}
-        quality = None
-        quality_breakdown: dict[str, Any] = {}
-        conflicts: list[str] = []
-        if isinstance(subject, EntityCustomer):
-            dq = data_quality(resolved, sanctions_screened=all(c.status == "ok" for c in list_checks.values()), now=now)
-            quality, quality_breakdown = dq.score, dq.breakdown()
-            conflicts = [c.code.value for c in resolved.conflicts]
-        profile = build_profile(item, resolved, hits, checks, quality)
-        score = compute_score(profile, policy)
-        result = decide(profile, score, policy, today)
-        outcome = result.outcome.value
-        pending = result.requires_human_review
         snapshot_hashes = _snapshot_hashes(session, registers.summary)
         for role, hit in hits:
             session.add(
@@ -409,6 +480,7 @@ def assess_customer(ctx: AssessmentContext, customer_id: str) -> dict[str, Any]:
                 "retry": result.retry,
                 "retry_sources": list(result.retry_sources),
                 "approvals_required": result.approvals_required,
+                "paid_sources": paid,
             },
         )
         session.add(decision)

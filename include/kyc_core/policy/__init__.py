@@ -4,11 +4,11 @@ from kyc_core.policy.loader import (
     Policy,
     canonical_json,
     content_hash,
-    screening_thresholds,
     load_policy,
     load_policy_by_hash,
     load_policy_file,
     policy_from_snapshot,
+    screening_thresholds,
 )
 from kyc_core.policy.model import (
     KNOWN_SOURCES,

@@ -360,8 +360,10 @@ class RegistryFetcher:
             part.add("notices_for_siren", f"siren:{siren}:notices:{n}", page)
         part.model = tuple(pages.model)
 
-    async def fetch(self, siren: str, *, customer_id: str | None = None) -> CompanyFetchResult:
-        """Fetch one company from every register concurrently, store the answers, report each source."""
+    async def fetch(
+        self, siren: str, *, customer_id: str | None = None, sources: Iterable[str] | None = None
+    ) -> CompanyFetchResult:
+        """Fetch one company from every register (or only `sources`) concurrently, store the answers, report each."""
         if self._session is None:
             raise RuntimeError("RegistryFetcher used outside `async with`")
         siren = checked_siren(siren)
@@ -372,7 +374,8 @@ class RegistryFetcher:
             async with limit, self._calls:
                 return await _run_part(source, lambda part: work[source](siren, part))
 
-        parts = await asyncio.gather(*(bounded(source) for source in SOURCES))
+        wanted = SOURCES if sources is None else tuple(s for s in SOURCES if s in set(sources))
+        parts = await asyncio.gather(*(bounded(source) for source in wanted))
         return await asyncio.to_thread(self._persist, siren, customer_id, list(parts))
 
     def _persist(self, siren: str, customer_id: str | None, parts: list[_Part]) -> CompanyFetchResult:
@@ -392,10 +395,10 @@ class RegistryFetcher:
                 outcomes=outcomes,
                 snapshot_ids=tuple(dict.fromkeys(ids)),
                 snapshots_new=new,
-                company=models["sirene"],
-                rne=models["rne"],
-                beneficial_owners=models["rbe"],
-                notices=models["bodacc"],
+                company=models.get("sirene"),
+                rne=models.get("rne"),
+                beneficial_owners=models.get("rbe"),
+                notices=models.get("bodacc"),
             )
             if self.record_events:
                 record_fetch_events(
@@ -424,11 +427,13 @@ async def fetch_company(
     key_prefix: str = "kyc:",
     context: CallContext | None = None,
     customer_id: str | None = None,
+    sources: Iterable[str] | None = None,
     **options: Any,
 ) -> CompanyFetchResult:
     """One company from Sirene, RNE, RBE and BODACC through one session; the ledger is flushed at the end.
 
     :param siren: the company (Luhn-checked; UserError before any call when invalid).
+    :param sources: only these registers (default: all four); the others are absent from the result.
     :param options: any further :class:`RegistryFetcher` argument (backend, source_config, actor, ...).
     """
     async with RegistryFetcher(
@@ -439,7 +444,7 @@ async def fetch_company(
         context=context,
         **options,
     ) as fetcher:
-        return await fetcher.fetch(siren, customer_id=customer_id)
+        return await fetcher.fetch(siren, customer_id=customer_id, sources=sources)
 
 
 async def fetch_companies(

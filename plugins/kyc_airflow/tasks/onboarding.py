@@ -13,7 +13,6 @@ log = logging.getLogger(__name__)
 def validate_request(conf: dict[str, Any], context: dict[str, Any]) -> int:
     """Validate the trigger's conf; on failure record `input_rejected` and fail without retry."""
     from airflow.sdk.exceptions import AirflowFailException
-
     from kyc_core.onboarding.customers import record_rejection
     from kyc_core.onboarding.request import InvalidRequest, parse_request
     from kyc_core.store.db import session_scope
@@ -46,9 +45,10 @@ def register_customers(conf: dict[str, Any], context: dict[str, Any]) -> list[st
 
 def assessment_context(context: dict[str, Any]) -> Any:
     """Where the assessment reads and writes, from Airflow connections and the core's settings."""
-    from kyc_airflow.operators.registry import registry_endpoints
     from kyc_core.onboarding.pipeline import AssessmentContext
     from kyc_core.settings import get_settings
+
+    from kyc_airflow.operators.registry import registry_endpoints
 
     try:
         endpoints = registry_endpoints()
@@ -91,7 +91,6 @@ def run_link(context: dict[str, Any]) -> str | None:
 def notify(summary: dict[str, Any], context: dict[str, Any]) -> bool:
     """E-mail compliance for EDD, reject and strong sanctions hits; True when a message was sent."""
     from airflow.providers.smtp.notifications.smtp import SmtpNotifier
-
     from kyc_core.notify import compliance_notice, needs_notice
     from kyc_core.settings import get_settings
 
@@ -110,12 +109,11 @@ def notify(summary: dict[str, Any], context: dict[str, Any]) -> bool:
 
 def finalize(summary: dict[str, Any], context: dict[str, Any]) -> dict[str, Any]:
     """After two reviews by two different people, the decision becomes final."""
+    from airflow.sdk.exceptions import AirflowFailException
     from kyc_core.cases.review import FourEyesViolation
     from kyc_core.cases.review import finalize as finalize_decision
     from kyc_core.store.db import session_scope
     from kyc_core.store.models import Customer
-
-    from airflow.sdk.exceptions import AirflowFailException
 
     try:
         with session_scope(kyc_database_url()) as session:

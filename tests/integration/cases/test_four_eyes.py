@@ -7,8 +7,6 @@ import uuid
 from datetime import UTC, datetime
 
 import pytest
-from sqlalchemy import select
-
 from kyc_core.audit import verify_chain
 from kyc_core.cases.casefile import load_case, render_csv, render_text
 from kyc_core.cases.review import CONFIRM, OVERTURN, FourEyesViolation, Review, finalize, record_review
@@ -16,6 +14,7 @@ from kyc_core.errors import UserError
 from kyc_core.store import migrate
 from kyc_core.store.db import session_scope
 from kyc_core.store.models import AuditEvent, Customer, Decision
+from sqlalchemy import select
 
 ALLOWED = ["analyst1", "analyst2", "analyst3"]
 

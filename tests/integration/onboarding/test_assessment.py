@@ -5,8 +5,6 @@ from __future__ import annotations
 import json
 
 import pytest
-from sqlalchemy import func, select
-
 from kyc_core.audit import verify_chain
 from kyc_core.cases.review import CONFIRM, Review, finalize, record_review
 from kyc_core.emulator.dataset import Dataset
@@ -20,6 +18,7 @@ from kyc_core.resilience import MemoryBackend
 from kyc_core.scoring import RiskProfile, compute_score, recompute_score
 from kyc_core.store.db import session_scope
 from kyc_core.store.models import AuditEvent, Decision, ScreeningHit
+from sqlalchemy import func, select
 
 FAST = {"*": {"retry_initial_s": 0.01, "retry_max_s": 0.02}}
 
@@ -62,7 +61,7 @@ def test_every_outcome(store, load_lists, context, dataset):
     assert set(load_lists().values()) == {"activated"}
     sanctioned = next(k for k in dataset.known_positives() if k.role == "officer")
     clean, bad, struck, pep = _register(
-        store, _entity(dataset, dataset.siren(21)), _entity(dataset, sanctioned.siren), _entity(dataset, dataset.siren(13)), PEP
+        store, _entity(dataset, dataset.siren(21)), _entity(dataset, sanctioned.siren), _entity(dataset, dataset.siren(13), "asset_mgmt"), PEP
     )
     ctx = context()
     assert assess_customer(ctx, clean)["outcome"] == "approve"
@@ -95,6 +94,26 @@ def _now():
     from datetime import UTC, datetime
 
     return datetime.now(UTC)
+
+
+def test_optional_paid_register_is_bought_only_when_the_first_pass_warrants_it(store, load_lists, context, dataset):
+    load_lists()
+    sanctioned = next(k for k in dataset.known_positives() if k.role == "officer")
+    clean, risky = _register(store, _entity(dataset, dataset.siren(21)), _entity(dataset, sanctioned.siren))
+    ctx = context()
+    outcomes = {}
+    for cid in (clean, risky):
+        summary = assess_customer(ctx, cid)
+        with session_scope(store) as s:
+            outcomes[cid] = s.get(Decision, summary["decision_id"]).lineage["paid_sources"]
+    assert outcomes[clean]["sources"] == ["bodacc"]
+    assert (outcomes[clean]["queried"], outcomes[clean]["reason"]) == (False, "below_thresholds")
+    assert outcomes[risky]["queried"] is True and outcomes[risky]["initial_risk"] > 0.30
+    from kyc_core.store.models import SourceCall
+
+    with session_scope(store) as s:
+        bodacc_calls = s.scalars(select(SourceCall).where(SourceCall.source == "bodacc")).all()
+    assert len(bodacc_calls) == 1 and bodacc_calls[0].cost > 0
 
 
 def test_rne_outage_fails_closed(store, load_lists, context, dataset, emulator):

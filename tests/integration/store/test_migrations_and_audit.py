@@ -5,13 +5,12 @@ from __future__ import annotations
 import threading
 
 import pytest
-from sqlalchemy import inspect, select, text
-from sqlalchemy.exc import DBAPIError, IntegrityError
-
 from kyc_core.audit import EventType, append_event, verify_chain
 from kyc_core.store import migrate
 from kyc_core.store.db import get_engine, session_scope
 from kyc_core.store.models import AuditEvent
+from sqlalchemy import inspect, select, text
+from sqlalchemy.exc import DBAPIError, IntegrityError
 
 TABLES = {
     "customer",

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 
 import pytest
-
 from kyc_airflow.get_provider_info import get_provider_info
 from kyc_airflow.hooks.kyc_db import KycDatabaseHook
 from kyc_airflow.hooks.sources import BodaccHook, RneHook, SireneHook

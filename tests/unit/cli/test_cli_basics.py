@@ -7,7 +7,6 @@ import subprocess
 import sys
 
 import pytest
-
 from kyc_core.cli import build_parser, main
 
 

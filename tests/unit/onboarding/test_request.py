@@ -5,8 +5,12 @@ from __future__ import annotations
 import copy
 
 import pytest
-
-from kyc_core.onboarding.request import InvalidRequest, parse_request, request_json_schema, trigger_item_schema
+from kyc_core.onboarding.request import (
+    InvalidRequest,
+    parse_request,
+    request_json_schema,
+    trigger_item_schema,
+)
 
 PERSON = {
     "customer": {

@@ -1,0 +1,150 @@
+"""Onboarding latency: in-process assessment time per customer, and trigger-to-decision through the REST API.
+
+    .venv/bin/python bench/onboarding_latency.py [--customers 50] [--runs 20] [--skip-rest]
+
+Part 1 assesses `--customers` emulator companies in this process (registers, resolution, screening against the
+emulator's OFAC + UN + EU lists, score, decision) on an embedded database. Part 2 starts the demo's Airflow
+(LocalExecutor, 127.0.0.1) and triggers `kyc_onboarding` `--runs` times, one run at a time, measuring from the
+POST to the run's success. Both print their inputs and p50/p95.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import socket
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def _pct(values: list[float], p: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, round(p / 100 * len(ordered)) - 1))]
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def in_process(customers: int) -> None:
+    """Assess customers one by one in this process; print per-customer timings."""
+    from kyc_core.emulator import EmulatorConfig, start_emulator_in_thread
+    from kyc_core.emulator.dataset import Dataset
+    from kyc_core.emulator.server import credentials
+    from kyc_core.onboarding.customers import register_batch
+    from kyc_core.onboarding.pipeline import AssessmentContext, assess_customer
+    from kyc_core.onboarding.request import parse_request
+    from kyc_core.registry.endpoints import RegistryEndpoints
+    from kyc_core.rescreen.refresh import refresh_list
+    from kyc_core.rescreen.sources import DEFAULT_LIST_KEYS, resolve_source
+    from kyc_core.resilience import CallLedger, MemoryBackend, SourceGuard, load_source_config
+    from kyc_core.store.db import session_scope
+    from kyc_core.store.migrate import upgrade
+
+    home = Path(tempfile.mkdtemp(prefix="kyc-bench-"))
+    url = f"sqlite:///{home / 'kyc.db'}"
+    upgrade(url)
+    config = EmulatorConfig(companies=1000, quotas={})
+    with start_emulator_in_thread(config=config) as emu:
+        backend = MemoryBackend()
+        for key in DEFAULT_LIST_KEYS:
+            source = resolve_source(key, emu.root + "/lists")
+            guard = SourceGuard(source.source, backend=backend, config=load_source_config(source.source), ledger=CallLedger(url))
+            refresh_list(source, database_url=url, guard=guard, actor="bench")
+        ds = Dataset(config.companies, config.seed)
+        items = [
+            {"customer": {"kind": "entity", "siren": ds.siren(i), "declared_name": ds.company(ds.siren(i)).name}, "segment": "cgp"}
+            for i in range(customers)
+        ]
+        with session_scope(url) as session:
+            ids = [r.customer_id for r in register_batch(session, parse_request({"customers": items}), actor="bench", run_id="bench")]
+        context = AssessmentContext(
+            database_url=url, run_id="bench", actor="bench",
+            endpoints=RegistryEndpoints.from_emulator(emu.urls, credentials(config)),
+            fetch_options={"backend": MemoryBackend()},
+        )
+        timings, outcomes = [], {}
+        for cid in ids:
+            started = time.perf_counter()
+            outcome = assess_customer(context, cid)["outcome"]
+            timings.append(time.perf_counter() - started)
+            outcomes[outcome] = outcomes.get(outcome, 0) + 1
+    print(f"in-process assessment: {customers} companies of the emulator (no injected latency), SQLite, lists OFAC+UN+EU")
+    print(f"  per customer: mean {statistics.mean(timings) * 1000:.0f} ms, p50 {_pct(timings, 50) * 1000:.0f} ms, "
+          f"p95 {_pct(timings, 95) * 1000:.0f} ms; outcomes {outcomes}")
+
+
+def through_rest(runs: int) -> None:
+    """Start the demo's services, then trigger one clean company at a time through the REST API."""
+    home = Path(tempfile.mkdtemp(prefix="kyc-bench-demo-"))
+    os.environ.update(
+        DEMO_HOME=str(home), DEMO_PORT=str(_free_port()), DEMO_EMULATOR_PORT=str(_free_port()),
+        DEMO_SMTP_PORT=str(_free_port()),
+    )
+    sys.path.insert(0, str(REPO / "scripts"))
+    import demo  # noqa: PLC0415 - configured by the environment set just above
+    from kyc_core.emulator.dataset import Dataset
+
+    demo.DEMO_HOME.mkdir(parents=True, exist_ok=True)
+    demo.render_config()
+    env = demo.demo_env()
+    airflow, kyc = str(demo.VENV_BIN / "airflow"), str(demo.VENV_BIN / "kyc")
+    import subprocess
+
+    try:
+        subprocess.run([airflow, "db", "migrate"], env=env, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        subprocess.run([kyc, "db", "upgrade"], env=env, check=True, stdout=subprocess.DEVNULL)
+        demo.start("mailsink", [kyc, "mailsink", "--port", str(demo.SMTP_PORT), "--dir", str(home / "mail")], env)
+        demo.start("emulator", [kyc, "emulator", "serve", "--port", str(demo.EMULATOR_PORT), "--companies", "1000",
+                                "--sirene-api-key", "demo-sirene-key", "--rne-account", "demo:demo"], env)
+        for name, args in demo.COMPONENTS:
+            demo.start(name, [airflow, *args], env)
+        demo.wait_healthy()
+        token = demo.token_for("admin")
+        for dag_id in ("kyc_sanctions_refresh", "kyc_onboarding"):
+            demo.wait_for_dag(token, dag_id)
+        refresh = demo.trigger(token, "kyc_sanctions_refresh", {})
+        demo.wait_runs(token, "kyc_sanctions_refresh", [refresh])
+        ds = Dataset(1000, 42)
+        latencies = []
+        for n in range(runs):
+            siren = ds.siren(100 + n)
+            conf = {"customers": [{"customer": {"kind": "entity", "siren": siren, "declared_name": ds.company(siren).name},
+                                   "segment": "fintech", "external_ref": f"BENCH-{n}"}]}
+            started = time.perf_counter()
+            run_id = demo.trigger(token, "kyc_onboarding", conf)
+            state = None
+            while state not in ("success", "failed"):
+                time.sleep(0.25)
+                _, body = demo.http("GET", f"/api/v2/dags/kyc_onboarding/dagRuns/{demo.urllib.parse.quote(run_id, safe='')}", token=token)
+                state = body.get("state")
+            latencies.append(time.perf_counter() - started)
+            print(f"  run {n + 1}/{runs}: {state} in {latencies[-1]:.1f} s", flush=True)
+    finally:
+        demo.stop_all()
+    print(f"trigger-to-decision through the REST API: {runs} sequential runs, one company each, LocalExecutor "
+          f"(parallelism 4), SQLite metadata and KYC databases, 2 cores")
+    print(f"  p50 {_pct(latencies, 50):.1f} s, p95 {_pct(latencies, 95):.1f} s, mean {statistics.mean(latencies):.1f} s")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--customers", type=int, default=50, help="companies assessed in-process (default 50)")
+    parser.add_argument("--runs", type=int, default=20, help="REST-triggered runs (default 20)")
+    parser.add_argument("--skip-rest", action="store_true", help="only the in-process part")
+    args = parser.parse_args()
+    in_process(args.customers)
+    if not args.skip_rest:
+        through_rest(args.runs)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
