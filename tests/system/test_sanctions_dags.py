@@ -10,10 +10,10 @@ from __future__ import annotations
 import json
 
 import pytest
+from kyc_core.countries import iso2
 from kyc_core.emulator import EmulatorConfig, start_emulator_in_thread
 from kyc_core.onboarding.customers import register_customer
 from kyc_core.onboarding.request import DeclaredPerson, EntityCustomer, OnboardingCustomer
-from kyc_core.rescreen.parties import iso2
 from kyc_core.store import migrate
 from kyc_core.store.db import session_scope
 from kyc_core.store.models import AuditEvent, Customer, ListVersion, ScreeningHit, SourceCall

@@ -19,6 +19,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from kyc_core.audit import EventType, append_event
+from kyc_core.countries import iso2
 from kyc_core.decision import decide, should_query_paid_sources
 from kyc_core.errors import KycError, SourceError
 from kyc_core.lists.active import active_list_hashes, load_active_parties
@@ -164,32 +165,6 @@ def _birth(year: Any, month: Any) -> tuple[str, ...]:
     if not y:
         return ()
     return (f"{y:04d}-{m:02d}",) if m else (f"{y:04d}",)
-
-
-def iso2(value: str | None) -> str | None:
-    """An ISO 3166 alpha-2 code from what registers publish (alpha-2, alpha-3 or an English/French name)."""
-    if not value:
-        return None
-    import pycountry
-
-    text = value.strip()
-    found = None
-    if len(text) == 2:
-        found = pycountry.countries.get(alpha_2=text.upper())
-    elif len(text) == 3:
-        found = pycountry.countries.get(alpha_3=text.upper())
-    if found is None:
-        try:
-            found = pycountry.countries.lookup(text)
-        except LookupError:
-            return _FRENCH_NATIONALITIES.get(text.casefold())
-    return found.alpha_2
-
-
-# RNE publishes nationalities as French adjectives for the most common ones.
-_FRENCH_NATIONALITIES = {"française": "FR", "francaise": "FR", "allemande": "DE", "belge": "BE", "italienne": "IT",
-                         "espagnole": "ES", "britannique": "GB", "suisse": "CH", "luxembourgeoise": "LU",
-                         "américaine": "US", "americaine": "US", "portugaise": "PT", "néerlandaise": "NL"}
 
 
 def _value(sourced: Any) -> Any:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import re
 from datetime import date
-from enum import StrEnum
 from typing import Annotated, Any, Literal
 
 import pycountry
@@ -13,24 +12,7 @@ from stdnum.fr import siren as stdnum_siren
 from stdnum.fr import siret as stdnum_siret
 
 from kyc_core.errors import UserError
-
-
-class Segment(StrEnum):
-    """Client segment: sets the policy (thresholds, triggers, documents)."""
-
-    CGP = "cgp"
-    FINTECH = "fintech"
-    ASSET_MGMT = "asset_mgmt"
-
-
-class PepCategory(StrEnum):
-    """Declared politically-exposed-person category."""
-
-    DOMESTIC = "domestic"
-    FOREIGN = "foreign"
-    INTERNATIONAL_ORGANISATION = "international_organisation"
-    FAMILY_MEMBER = "family_member"
-    CLOSE_ASSOCIATE = "close_associate"
+from kyc_core.policy.model import PepCategory, Segment
 
 
 def _country(value: str | None) -> str | None:

@@ -21,10 +21,10 @@ import logging
 from collections.abc import Iterable, Iterator
 from typing import Any
 
-import pycountry
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from kyc_core.countries import iso2
 from kyc_core.screening.model import Subject
 from kyc_core.sources.models import LegalEntityOfficer, NaturalPersonOfficer, RneRecord
 from kyc_core.sources.rne import parse_record, single_record
@@ -50,17 +50,6 @@ def split_subject(key: str) -> tuple[str, str, str]:
     """(customer id, subject key within the customer, role) of a screened subject's key."""
     customer_id, _, inner = key.partition(_SEPARATOR)
     return customer_id, inner, inner.split(":", 1)[0]
-
-
-def iso2(code: str | None) -> str | None:
-    """ISO 3166 alpha-2 of an alpha-2 or alpha-3 code (the RNE publishes alpha-3), None when unknown."""
-    if not code:
-        return None
-    value = code.strip().upper()
-    if len(value) == 2 and value.isalpha():
-        return value
-    country = pycountry.countries.get(alpha_3=value) if len(value) == 3 else None
-    return country.alpha_2 if country is not None else None
 
 
 def _subject(

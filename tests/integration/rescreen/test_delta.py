@@ -6,11 +6,12 @@ import json
 from datetime import UTC, datetime
 
 import pytest
+from kyc_core.countries import iso2
 from kyc_core.emulator import formats
 from kyc_core.emulator.lists import expected_delta
 from kyc_core.lists.active import delta_parties
 from kyc_core.rescreen.delta import delta_rescreen, unscreened_versions, version_ids_from_extras
-from kyc_core.rescreen.parties import customer_parties, iso2, split_subject
+from kyc_core.rescreen.parties import customer_parties, split_subject
 from kyc_core.rescreen.refresh import asset_extra, outcome_summary, refresh_list
 from kyc_core.screening.index import CustomerIndex
 from kyc_core.store.db import session_scope
