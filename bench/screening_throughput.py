@@ -431,7 +431,10 @@ def main(argv: list[str] | None = None) -> int:
         f"delta of {len(delta)} entries screened in {delta_seconds:.2f} s ({len(delta_hits)} hits) (target <= 2 s)"
     )
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(f"peak memory of the main process: {peak:.0f} MB")
+    worker_peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    print(
+        f"peak memory of the main process: {peak:.0f} MB; of the largest worker process: {worker_peak:.0f} MB"
+    )
     shutil.rmtree(workdir, ignore_errors=True)
     return 0
 

@@ -66,6 +66,10 @@ _MAX_POSITIONS = 4096
 _EPS = 1e-9
 # Bound on memoised candidate sets per typed index (cleared when full).
 _CANDIDATE_CACHE_SIZE = 100_000
+# Bound on memoised summaries of query tokens that joined words or acronyms also reach.
+_SPAN_SUMMARY_CACHE_SIZE = 20_000
+# Slack for rounding when a looser bound is compared with the threshold before the exact one.
+_COARSE_MARGIN = 1e-9
 
 
 def _bigrams(text: str) -> set[str]:
@@ -76,8 +80,8 @@ def _bigrams(text: str) -> set[str]:
 class FuzzyVocabulary:
     """Strings searchable by minimum edit similarity; returns a superset, callers verify exactly.
 
-    Bigram postings are kept per string length, so a search only reads the lengths the similarity
-    (and an optional maximum length difference) allows.
+    Bigram postings are ordered by gram, then by string length, so a search only reads the lengths
+    the similarity (and an optional maximum length difference) allows.
     """
 
     def __init__(self, strings: Sequence[str]):
@@ -86,18 +90,31 @@ class FuzzyVocabulary:
         self.size = len(order)
         self.original = order.astype(np.int64)
         self.lengths = lengths[order]
-        postings: dict[tuple[str, int], list[int]] = defaultdict(list)
+        self.gram_ids: dict[str, int] = {}
+        gram_of = array("q")
+        position_of = array("q")
         sizes = []
         for position, idx in enumerate(order.tolist()):
-            text = strings[idx]
-            grams = _bigrams(text)
+            grams = _bigrams(strings[idx])
             sizes.append(len(grams))
             for gram in grams:
-                postings[(gram, len(text))].append(position)
+                gram_of.append(self.gram_ids.setdefault(gram, len(self.gram_ids)))
+                position_of.append(position)
         self.gram_counts = np.array(sizes, dtype=np.int32)
-        self.postings = {key: np.array(ids, dtype=np.int64) for key, ids in postings.items()}
+        # One flat posting list sorted by (gram, position); positions follow length order, so the
+        # postings of one gram within a length window are one slice, found by binary search.
+        keys = np.empty(0, dtype=np.int64)
+        if len(gram_of):
+            keys = np.frombuffer(gram_of, dtype=np.int64) * self.size + np.frombuffer(
+                position_of, dtype=np.int64
+            )
+        posting_keys = np.sort(keys)
+        self.posting_positions = posting_keys % max(1, self.size)
         top = int(self.lengths[-1]) if self.size else 0
         self.length_start = np.searchsorted(self.lengths, np.arange(top + 2))
+        # Where each gram's postings reach each length: a small table (grams x lengths) read by index.
+        boundaries = np.arange(len(self.gram_ids), dtype=np.int64)[:, None] * self.size + self.length_start
+        self.gram_length_offsets = np.searchsorted(posting_keys, boundaries.ravel()).reshape(boundaries.shape)
 
     def search(
         self, text: str, min_similarity: float, max_length_difference: int | None = None
@@ -120,25 +137,30 @@ class FuzzyVocabulary:
         if start >= end:
             return np.empty(0, dtype=np.int64)
         grams = _bigrams(text)
-        get = self.postings.get
-        arrays = [
-            a
-            for length in range(shortest, longest_allowed + 1)
-            for g in grams
-            if (a := get((g, length))) is not None
-        ]
-        if arrays:
-            common = np.bincount(np.concatenate(arrays) - start, minlength=end - start)
-        else:
-            common = np.zeros(end - start, dtype=np.int64)
-        lengths = self.lengths[start:end]
-        longest = np.maximum(lengths, size)
+        gram_ids = self.gram_ids
+        known = [gram_ids[g] for g in grams if g in gram_ids]
         # Largest edit distance (optimal string alignment) that still allows the similarity; one edit
         # changes at most three padded bigrams (a transposition), so at least this many are shared.
-        max_edits = np.floor((1.0 - min_similarity) * longest + _EPS)
-        need = np.maximum(self.gram_counts[start:end], len(grams)) - 3 * max_edits
-        ok = (np.abs(lengths - size) <= max_edits) & (common >= need)
-        return self.original[start + np.nonzero(ok)[0]]
+        widest_edits = np.floor((1.0 - min_similarity) * max(longest_allowed, size) + _EPS)
+        least_need = len(grams) - 3 * widest_edits
+        if least_need > 0 and not known:
+            return np.empty(0, dtype=np.int64)
+        common = np.zeros(end - start, dtype=np.int64)
+        if known:
+            offsets = self.gram_length_offsets[known]
+            low = offsets[:, shortest].tolist()
+            high = offsets[:, longest_allowed + 1].tolist()
+            positions = self.posting_positions
+            hits = np.concatenate([positions[a:b] for a, b in zip(low, high, strict=True)])
+            common = np.bincount(hits - start, minlength=end - start)
+        # Every string needs at least `least_need` shared bigrams: when that is positive only strings
+        # sharing some are examined, instead of the whole length window.
+        window = np.flatnonzero(common >= least_need) if least_need > 0 else np.arange(end - start)
+        lengths = self.lengths[start + window]
+        max_edits = np.floor((1.0 - min_similarity) * np.maximum(lengths, size) + _EPS)
+        need = np.maximum(self.gram_counts[start + window], len(grams)) - 3 * max_edits
+        ok = (np.abs(lengths - size) <= max_edits) & (common[window] >= need)
+        return self.original[start + window[ok]]
 
 
 class _Postings:
@@ -200,6 +222,9 @@ class _TypedIndex:
         self._script_of: dict[str, str] = {}
         self._acronym_keys: set[str] = set()
         self._max_weight = max(w for _, w in config.kind_weights)
+        self._coarse_bound_sound = config.conflict_cost >= max(
+            config.extra_cost_person, config.extra_cost_org
+        )
         # One-sided tokens cost what the scorer charges for this type (the cheaper one when undecided).
         self._extra_cost = {PERSON: config.extra_cost_person, ORGANIZATION: config.extra_cost_org}.get(
             analysis_type, config.min_extra_cost
@@ -272,6 +297,7 @@ class _TypedIndex:
         self._joined_cache: dict[str, tuple[tuple[int, float], ...]] = {}
         self._composite_cache: dict[str, tuple[tuple[int, float], ...]] = {}
         self._summary_cache: dict[tuple[str, str, str], tuple[np.ndarray, ...] | None] = {}
+        self._span_summary_cache: dict[tuple, tuple[np.ndarray, ...]] = {}
         self._candidate_cache: dict[tuple[NameForm, float], dict[int, set[int]]] = {}
 
     def token_neighbours(self, text: str, script: str) -> tuple[tuple[int, float], ...]:
@@ -403,11 +429,17 @@ class _TypedIndex:
         return records, cap, best, codes, entry_weights, qmult.astype(np.float64), codes[distinctive]
 
     def _token_summary(self, token, spans: list[tuple]) -> tuple[np.ndarray, ...] | None:
-        """Summary of a query token's sources; cached when the token aligns by itself only."""
-        if spans:
-            sources = self._own_sources(token) + spans
-            return self._summary(sources) if sources else None
+        """Summary of a query token's sources, cached by token and by what its spans reach."""
         key = (token.text, token.script, token.kind)
+        if spans:
+            # A span source is fixed by its raw vocabulary id and its parameters (see _sources).
+            span_key = (key, tuple(src[3:] for src in spans))
+            cached = self._span_summary_cache.get(span_key)
+            if cached is None:
+                if len(self._span_summary_cache) >= _SPAN_SUMMARY_CACHE_SIZE:
+                    self._span_summary_cache.clear()
+                cached = self._span_summary_cache[span_key] = self._summary(self._own_sources(token) + spans)
+            return cached
         if key in self._summary_cache:
             return self._summary_cache[key]
         sources = self._own_sources(token)
@@ -419,7 +451,8 @@ class _TypedIndex:
         """Postings only a span of query tokens reaches (joined words, acronyms), and what initials may add.
 
         A source is (codes, weights, words, entry tokens one pair may absorb, query tokens one pair may
-        absorb, best similarity, distinctive mode: 0 never, 1 when the entry token is a word, 2 always).
+        absorb, best similarity, distinctive mode: 0 never, 1 when the entry token is a word, 2 always),
+        followed for spans by the raw vocabulary id the postings belong to.
         """
         per_token: list[list[tuple]] = [[] for _ in tokens]
         acronym_distinctive = 2 if self.analysis_type != PERSON else 0
@@ -440,7 +473,7 @@ class _TypedIndex:
                 for i, sim in self.joined_neighbours("".join(t.text for t in span)):
                     postings = self.raw.get(i)
                     for pos in range(start, start + size):
-                        per_token[pos].append((*postings, 1, size, sim, word))
+                        per_token[pos].append((*postings, 1, size, sim, word, i))
         for size in range(2, 6):
             for start in range(0, len(tokens) - size + 1):
                 span = tokens[start : start + size]
@@ -451,7 +484,7 @@ class _TypedIndex:
                         postings = self.raw.get(idx)
                         for pos in range(start, start + size):
                             per_token[pos].append(
-                                (*postings, 1, size, self.config.acronym_sim, acronym_distinctive)
+                                (*postings, 1, size, self.config.acronym_sim, acronym_distinctive, idx)
                             )
         return per_token, assumed, extra_entry
 
@@ -504,6 +537,18 @@ class _TypedIndex:
         matched_query = np.bincount(inverse, weights=np.concatenate(query_weights), minlength=len(touched))
         # Each query token sits in one pair at most, which absorbs at most `emult` entry tokens.
         entry_capacity = np.bincount(inverse, weights=np.concatenate(query_caps), minlength=len(touched))
+        # Agreement mass: each query token agrees at most as well as its best counterpart in the record.
+        mass = np.bincount(inverse, weights=np.concatenate(query_mass), minlength=len(touched)) + assumed
+        entry_total = self.record_weight[touched]
+        total_query = float(weights.sum())
+        if (
+            assumed == 0
+            and self._coarse_bound_sound
+            and not self._coarse_survivors(
+                matched_query, entry_capacity + extra_entry, entry_total, total_query, mass, floor
+            )
+        ):
+            return {}
         codes, code_inverse = np.unique(np.concatenate(entry_codes), return_inverse=True)
         code_w = np.zeros(len(codes))
         code_w[code_inverse] = np.concatenate(entry_weights)
@@ -515,12 +560,8 @@ class _TypedIndex:
         max_query_weight = float(weights.max())
         query_capacity = np.bincount(slot, weights=code_q, minlength=len(touched)) * max_query_weight
         matched_query = np.minimum(matched_query, query_capacity) + assumed
-        # Agreement mass: each query token agrees at most as well as its best counterpart in the record.
-        mass = np.bincount(inverse, weights=np.concatenate(query_mass), minlength=len(touched)) + assumed
         # Initials may absorb one more entry token each, of at most full weight.
-        entry_total = self.record_weight[touched]
         matched_entry = np.minimum(np.minimum(matched_entry, entry_capacity) + extra_entry, entry_total)
-        total_query = float(weights.sum())
         bound = name_score_upper_bound(
             matched_query,
             np.maximum(0.0, total_query - matched_query),
@@ -547,6 +588,33 @@ class _TypedIndex:
             for party, names in untouched.items():
                 out[party].update(names)
         return out
+
+    def _coarse_survivors(
+        self,
+        matched_query: np.ndarray,
+        entry_reach: np.ndarray,
+        entry_total: np.ndarray,
+        total_query: float,
+        mass: np.ndarray,
+        floor: float,
+    ) -> bool:
+        """Whether any record passes a looser bound built from per-record sums only (skips the per-token work).
+
+        Dropping the per-token capacity limits only raises the matched weights, and with a conflict
+        cost at least the one-sided cost the bound grows as unmatched weights shrink, so no record
+        the exact bound keeps can fail here.
+        """
+        matched_entry = np.minimum(entry_reach, entry_total)
+        bound = name_score_upper_bound(
+            matched_query,
+            np.maximum(0.0, total_query - matched_query),
+            matched_entry,
+            np.maximum(0.0, entry_total - matched_entry),
+            self.config,
+            mass,
+            self._extra_cost,
+        )
+        return bool((bound >= floor - _EPS - _COARSE_MARGIN).any())
 
     def _bound_all(
         self, weights: np.ndarray, assumed: float, extra_entry: float, floor: float
