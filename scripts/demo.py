@@ -495,6 +495,12 @@ def run() -> int:
         for sample in [s for s in samples if not s.get("outage")]:
             sample["run_id"] = trigger(token, "kyc_onboarding", sample["conf"])
             say(f"triggered kyc_onboarding for '{sample['label']}': {sample['run_id']}")
+        refused, body = http("POST", "/api/v2/dags/kyc_onboarding/dagRuns",
+                             {"logical_date": None, "conf": {"customers": [{"customer": {"kind": "entity"}, "segment": "retail"}]}},
+                             token=token)
+        if refused != 400:
+            fail(f"a conf with an unknown segment was not refused by the REST API ({refused})")
+        say("a conf with an unknown segment was refused by the REST API (400): no run, nothing written")
         pending = [s["run_id"] for s in samples if s["run_id"] not in states]
         states.update(wait_runs(token, "kyc_onboarding", pending, tokens=tokens))
         run_ids = [s["run_id"] for s in samples]

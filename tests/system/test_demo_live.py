@@ -69,6 +69,7 @@ def test_demo_end_to_end_and_logs_hold_no_personal_data(tmp_path):
     assert "source_unavailable" in out
     assert "company_struck_off" in out
     assert "invalid SIREN (refused at validation)  failed" in out
+    assert "a conf with an unknown segment was refused by the REST API (400)" in out
     assert len(list((home / "mail").glob("*.eml"))) >= 2
     assert not (home / "pids.json").exists(), "make stop left processes recorded"
 
