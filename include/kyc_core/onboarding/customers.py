@@ -7,7 +7,6 @@ import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from kyc_core.audit import EventType, append_event, canonical_json
@@ -109,14 +108,3 @@ def record_rejection(session: Session, error: InvalidRequest, *, actor: str, run
         payload={"errors": error.errors},
         idempotency_key=f"input_rejected:{run_id}" if run_id else None,
     )
-
-
-def customer_ids_for(request: OnboardingRequest) -> list[str]:
-    """Ids the request's customers have or will have."""
-    return [customer_id_for(customer_ref(item)) for item in request.customers]
-
-
-def find_customers(session: Session, ids: list[str]) -> list[Customer]:
-    """Customers by id, in the given order."""
-    rows = {c.id: c for c in session.scalars(select(Customer).where(Customer.id.in_(ids)))}
-    return [rows[i] for i in ids if i in rows]
