@@ -39,9 +39,9 @@ def _free_port() -> int:
 
 def in_process(customers: int) -> list[str]:
     """Assess customers one by one in this process; print per-customer timings; the SIRENs approved."""
-    from kyc_core.emulator import EmulatorConfig, start_emulator_in_thread
-    from kyc_core.emulator.dataset import Dataset
-    from kyc_core.emulator.server import credentials
+    from kyc_dev.emulator import EmulatorConfig, start_emulator_in_thread
+    from kyc_dev.emulator.dataset import Dataset
+    from kyc_dev.emulator.server import credentials
     from kyc_core.onboarding.customers import register_batch
     from kyc_core.onboarding.pipeline import AssessmentContext, assess_customer
     from kyc_core.onboarding.request import parse_request
@@ -98,7 +98,7 @@ def through_rest(runs: int, sirens: list[str]) -> None:
     )
     sys.path.insert(0, str(REPO / "scripts"))
     import demo  # noqa: PLC0415 - configured by the environment set just above
-    from kyc_core.emulator.dataset import Dataset
+    from kyc_dev.emulator.dataset import Dataset
 
     demo.DEMO_HOME.mkdir(parents=True, exist_ok=True)
     demo.render_config()

@@ -40,7 +40,7 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass
 
 import aiohttp
-from kyc_core.emulator.server import EmulatorConfig, credentials, start_emulator_in_thread
+from kyc_dev.emulator.server import EmulatorConfig, credentials, start_emulator_in_thread
 from kyc_core.registry import RegistryEndpoints, fetch_companies
 from kyc_core.resilience import CallContext, CallLedger, MemoryBackend
 from kyc_core.store.db import dispose_engines, session_scope
@@ -327,7 +327,7 @@ async def main_async(args: argparse.Namespace, root: str, database_url: str, red
 
 def _sirens(count: int) -> list[str]:
     """The SIRENs of the emulator's first `count` companies (same dataset and seed as the server)."""
-    from kyc_core.emulator.dataset import Dataset
+    from kyc_dev.emulator.dataset import Dataset
 
     dataset = Dataset(count, EmulatorConfig().seed)
     return list(dataset.sirens(0, count))

@@ -193,7 +193,7 @@ EMULATOR_SEED = 42
 
 def build_samples() -> list[dict]:
     """Customers covering every outcome, taken from the emulator's deterministic dataset."""
-    from kyc_core.emulator.dataset import Dataset
+    from kyc_dev.emulator.dataset import Dataset
 
     ds = Dataset(EMULATOR_COMPANIES, EMULATOR_SEED)
 
@@ -532,7 +532,7 @@ def run() -> int:
 def _emulator_available() -> bool:
     import importlib.util
 
-    return importlib.util.find_spec("kyc_core.emulator.server") is not None
+    return importlib.util.find_spec("kyc_dev.emulator.server") is not None
 
 
 def _log(name: str):

@@ -113,7 +113,7 @@ FAST_RETRIES = {"*": {"retry_initial_s": 0.01, "retry_max_s": 0.02}}
 @pytest.fixture
 def emulator() -> Iterator:
     """The local source emulator (300 companies, no quotas) on an ephemeral loopback port."""
-    from kyc_core.emulator import EmulatorConfig, start_emulator_in_thread
+    from kyc_dev.emulator import EmulatorConfig, start_emulator_in_thread
 
     with start_emulator_in_thread(config=EmulatorConfig(companies=300, quotas={})) as running:
         yield running

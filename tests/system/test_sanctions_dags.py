@@ -11,7 +11,7 @@ import json
 
 import pytest
 from kyc_core.countries import iso2
-from kyc_core.emulator import EmulatorConfig, start_emulator_in_thread
+from kyc_dev.emulator import EmulatorConfig, start_emulator_in_thread
 from kyc_core.onboarding.customers import register_customer
 from kyc_core.onboarding.request import DeclaredPerson, EntityCustomer, OnboardingCustomer
 from kyc_core.store import migrate
@@ -156,7 +156,7 @@ def test_refresh_then_delta_screening_flags_the_new_designations(dags, emulator)
 
 
 def test_a_refused_list_fails_the_run_while_the_other_lists_are_published(dags, emulator):
-    from kyc_core.emulator.faults import FaultSpec
+    from kyc_dev.emulator.faults import FaultSpec
 
     refresh, _screening, url = dags
     assert refresh.test().state == "success"

@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from kyc_core.audit import EventType, append_event
+from kyc_core.store.audit import EventType, append_event
 from kyc_core.errors import KycError
 from kyc_core.store.models import AuditEvent, Decision
 

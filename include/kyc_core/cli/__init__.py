@@ -20,8 +20,8 @@ COMMAND_MODULES = (
     "kyc_core.cli.screen",
     "kyc_core.cli.compare",
     "kyc_core.cli.case",
-    "kyc_core.cli.emulator",
-    "kyc_core.cli.mailsink",
+    "kyc_dev.cli.emulator",
+    "kyc_dev.cli.mailsink",
 )
 
 

@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 
 from sqlalchemy.orm import Session
 
-from kyc_core.audit import EventType, append_event, canonical_json
+from kyc_core.store.audit import EventType, append_event, canonical_json
 from kyc_core.onboarding.request import InvalidRequest, OnboardingCustomer, OnboardingRequest
 from kyc_core.store.models import Customer
 

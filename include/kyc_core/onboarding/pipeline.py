@@ -18,7 +18,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from kyc_core.audit import EventType, append_event
+from kyc_core.store.audit import EventType, append_event
 from kyc_core.countries import iso2
 from kyc_core.decision import decide, should_query_paid_sources
 from kyc_core.errors import KycError, SourceError

@@ -7,7 +7,7 @@ import hashlib
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from kyc_core.audit import EventType, append_event, canonical_json
+from kyc_core.store.audit import EventType, append_event, canonical_json
 from kyc_core.store.db import session_scope
 
 

@@ -21,7 +21,7 @@ from sqlalchemy import select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from kyc_core.audit import EventType, append_event
+from kyc_core.store.audit import EventType, append_event
 from kyc_core.errors import UserError
 from kyc_core.lists.active import delta_parties
 from kyc_core.rescreen.parties import customer_parties, split_subject

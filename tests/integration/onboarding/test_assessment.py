@@ -5,10 +5,10 @@ from __future__ import annotations
 import json
 
 import pytest
-from kyc_core.audit import verify_chain
+from kyc_core.store.audit import verify_chain
 from kyc_core.cases.review import CONFIRM, Review, finalize, record_review
-from kyc_core.emulator.dataset import Dataset
-from kyc_core.emulator.server import credentials
+from kyc_dev.emulator.dataset import Dataset
+from kyc_dev.emulator.server import credentials
 from kyc_core.onboarding.customers import register_batch
 from kyc_core.onboarding.pipeline import AssessmentContext, assess_customer
 from kyc_core.onboarding.request import parse_request

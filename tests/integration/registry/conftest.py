@@ -6,7 +6,7 @@ import json
 import urllib.request
 
 import pytest
-from kyc_core.emulator.server import EmulatorConfig, credentials, start_emulator_in_thread
+from kyc_dev.emulator.server import EmulatorConfig, credentials, start_emulator_in_thread
 from kyc_core.registry import RegistryEndpoints
 
 COMPANIES = 80

@@ -7,8 +7,8 @@ from datetime import UTC, datetime
 
 import pytest
 from kyc_core.countries import iso2
-from kyc_core.emulator import formats
-from kyc_core.emulator.lists import expected_delta
+from kyc_dev.emulator import formats
+from kyc_dev.emulator.lists import expected_delta
 from kyc_core.lists.active import delta_parties
 from kyc_core.rescreen.delta import delta_rescreen, unscreened_versions, version_ids_from_extras
 from kyc_core.rescreen.parties import customer_parties, split_subject
@@ -184,7 +184,7 @@ def test_first_load_screens_every_entry_and_finds_every_listed_person(world, sto
 
 
 def test_a_person_customer_named_in_a_new_designation_is_flagged(world, store):
-    from kyc_core.emulator import lists as emulated
+    from kyc_dev.emulator import lists as emulated
     from kyc_core.onboarding.customers import register_customer
     from kyc_core.onboarding.request import OnboardingCustomer, PersonCustomer
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 
 import pytest
-from kyc_core.emulator import lists as emulated
-from kyc_core.emulator.faults import FaultSpec
+from kyc_dev.emulator import lists as emulated
+from kyc_dev.emulator.faults import FaultSpec
 from kyc_core.errors import MalformedResponse
 from kyc_core.lists.versions import active_version
 from kyc_core.rescreen.refresh import asset_extra, outcome_summary, refresh_list

@@ -6,8 +6,8 @@ import multiprocessing
 
 import pytest
 import resilience_workers
-from kyc_core.emulator.faults import FaultSpec
-from kyc_core.emulator.server import EmulatorConfig, base_urls, credentials, start_emulator_in_thread
+from kyc_dev.emulator.faults import FaultSpec
+from kyc_dev.emulator.server import EmulatorConfig, base_urls, credentials, start_emulator_in_thread
 from kyc_core.store.db import get_engine
 from kyc_core.store.migrate import upgrade
 from kyc_core.store.models import SourceCall

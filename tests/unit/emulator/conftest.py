@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from kyc_core.emulator.server import EmulatorConfig, start_emulator_in_thread
+from kyc_dev.emulator.server import EmulatorConfig, start_emulator_in_thread
 
 COMPANIES = 300
 SEED = 7

@@ -6,7 +6,7 @@ import asyncio
 
 import aiohttp
 import pytest
-from kyc_core.emulator.server import SIRENE_KEY_HEADER, run_emulator
+from kyc_dev.emulator.server import SIRENE_KEY_HEADER, run_emulator
 
 
 def test_run_emulator_serves_on_an_ephemeral_port_and_stops():

@@ -6,8 +6,8 @@ import argparse
 
 import pytest
 from emulator_http import SIRENE_KEY, get
-from kyc_core.cli import emulator as cli
-from kyc_core.emulator.dataset import Dataset
+from kyc_dev.cli import emulator as cli
+from kyc_dev.emulator.dataset import Dataset
 from kyc_core.errors import UserError
 
 

@@ -6,8 +6,8 @@ import json
 import tracemalloc
 
 import pytest
-from kyc_core.emulator import formats
-from kyc_core.emulator.dataset import Dataset
+from kyc_dev.emulator import formats
+from kyc_dev.emulator.dataset import Dataset
 from stdnum import luhn
 from stdnum.fr import siren as siren_mod
 from stdnum.fr import siret as siret_mod

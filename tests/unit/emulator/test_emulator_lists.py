@@ -5,8 +5,8 @@ from __future__ import annotations
 import csv
 import io
 
-from kyc_core.emulator import lists
-from kyc_core.emulator.dataset import Dataset
+from kyc_dev.emulator import lists
+from kyc_dev.emulator.dataset import Dataset
 from lxml import etree
 
 DATASET = Dataset(1000, seed=42)

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 from emulator_http import SIRENE_KEY, get, rne_token
-from kyc_core.emulator.server import BODACC_RECORDS
+from kyc_dev.emulator.server import BODACC_RECORDS
 
 SAMPLE_INDEXES = range(0, 100)
 

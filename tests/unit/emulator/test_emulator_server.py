@@ -7,8 +7,8 @@ import time
 
 import pytest
 from emulator_http import SIRENE_KEY, call, get, rne_token
-from kyc_core.emulator import formats, lists
-from kyc_core.emulator.server import BODACC_RECORDS, EmulatorConfig, start_emulator_in_thread
+from kyc_dev.emulator import formats, lists
+from kyc_dev.emulator.server import BODACC_RECORDS, EmulatorConfig, start_emulator_in_thread
 
 
 def _records(emulator, **params):

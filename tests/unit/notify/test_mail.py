@@ -6,7 +6,7 @@ import smtplib
 import socket
 from email.message import EmailMessage
 
-from kyc_core.mailsink import read_messages, start_mailsink
+from kyc_dev.mailsink import read_messages, start_mailsink
 from kyc_core.notify import compliance_notice, needs_notice
 
 SUMMARY = {

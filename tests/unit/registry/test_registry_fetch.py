@@ -7,9 +7,9 @@ import hashlib
 import json
 
 import pytest
-from kyc_core.audit import EventType, verify_chain
-from kyc_core.emulator.faults import FaultSpec
-from kyc_core.emulator.server import credentials
+from kyc_core.store.audit import EventType, verify_chain
+from kyc_dev.emulator.faults import FaultSpec
+from kyc_dev.emulator.server import credentials
 from kyc_core.errors import (
     CircuitOpen,
     MalformedResponse,

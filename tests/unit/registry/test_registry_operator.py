@@ -12,7 +12,7 @@ from kyc_airflow.operators.registry import (
     RegistrySourceUnavailable,
     RegistrySourceUnusable,
 )
-from kyc_core.emulator.faults import FaultSpec
+from kyc_dev.emulator.faults import FaultSpec
 from kyc_core.store.db import session_scope
 from kyc_core.store.models import RegistrySnapshot, SourceCall
 from sqlalchemy import func, select

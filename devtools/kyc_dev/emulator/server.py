@@ -36,9 +36,9 @@ from aiohttp import web
 from anyascii import anyascii
 from pydantic import ValidationError
 
-from kyc_core.emulator import formats, lists
-from kyc_core.emulator.dataset import Dataset
-from kyc_core.emulator.faults import SOURCES, FaultBook, FaultSpec
+from kyc_dev.emulator import formats, lists
+from kyc_dev.emulator.dataset import Dataset
+from kyc_dev.emulator.faults import SOURCES, FaultBook, FaultSpec
 
 SIRENE_KEY_HEADER = "X-INSEE-Api-Key-Integration"
 BODACC_RECORDS = "/bodacc/api/explore/v2.1/catalog/datasets/annonces-commerciales/records"

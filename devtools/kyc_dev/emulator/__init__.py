@@ -4,8 +4,8 @@ Serves the real wire formats on the real paths from a deterministic generated da
 fault injection. See README.md beside this file for base URLs, credentials and the admin API.
 """
 
-from kyc_core.emulator.dataset import Company, Dataset, KnownHomonym, KnownPositive
-from kyc_core.emulator.server import (
+from kyc_dev.emulator.dataset import Company, Dataset, KnownHomonym, KnownPositive
+from kyc_dev.emulator.server import (
     EmulatorConfig,
     RunningEmulator,
     base_urls,

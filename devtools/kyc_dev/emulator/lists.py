@@ -13,8 +13,8 @@ from datetime import date, timedelta
 
 from lxml import etree
 
-from kyc_core.emulator import tables
-from kyc_core.emulator.dataset import Dataset, KnownPositive, Person
+from kyc_dev.emulator import tables
+from kyc_dev.emulator.dataset import Dataset, KnownPositive, Person
 
 SOURCES = ("ofac", "un", "eu")
 FILLER_PER_LIST = 300

@@ -17,7 +17,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _serve(args: argparse.Namespace) -> int:
-    from kyc_core.mailsink import start_mailsink
+    from kyc_dev.mailsink import start_mailsink
 
     controller = start_mailsink(args.dir, args.host, args.port)
     print(f"mail sink on smtp://{args.host}:{args.port}, saving to {args.dir.resolve()}", flush=True)

@@ -7,8 +7,8 @@ import json
 import uuid
 from datetime import date, timedelta
 
-from kyc_core.emulator import tables
-from kyc_core.emulator.dataset import Address, BeneficialOwner, Company, Establishment, Officer, Person
+from kyc_dev.emulator import tables
+from kyc_dev.emulator.dataset import Address, BeneficialOwner, Company, Establishment, Officer, Person
 
 # -- INSEE Sirene 3.11 -------------------------------------------------------------------------------
 

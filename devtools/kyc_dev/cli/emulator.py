@@ -108,7 +108,7 @@ def parse_quota(text: str) -> tuple[str, tuple[int, float] | None]:
 
 def parse_rne_account(text: str):
     """'user:password' or 'user:password:public' -> RneAccount."""
-    from kyc_core.emulator.server import RneAccount
+    from kyc_dev.emulator.server import RneAccount
 
     parts = text.split(":")
     if len(parts) not in (2, 3) or not parts[0] or not parts[1] or (len(parts) == 3 and parts[2] != "public"):
@@ -198,7 +198,7 @@ def _check_companies(count: int) -> None:
 
 
 def _serve(args: argparse.Namespace) -> int:
-    from kyc_core.emulator.server import EmulatorConfig, credentials, serve_forever
+    from kyc_dev.emulator.server import EmulatorConfig, credentials, serve_forever
 
     _check_companies(args.companies)
     if not 0 <= args.port <= 65535:
@@ -230,7 +230,7 @@ def _serve(args: argparse.Namespace) -> int:
 
 
 def _dataset(args: argparse.Namespace) -> int:
-    from kyc_core.emulator.dataset import Dataset
+    from kyc_dev.emulator.dataset import Dataset
 
     _check_companies(args.companies)
     if args.sample < 0:

@@ -28,7 +28,7 @@ from functools import lru_cache
 
 from stdnum import luhn
 
-from kyc_core.emulator import tables
+from kyc_dev.emulator import tables
 
 BLOCK = 50
 CHAIN_PARENT_SLOTS = {0: 1, 1: 2, 2: 3, 10: 11}
