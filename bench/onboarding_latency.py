@@ -39,9 +39,6 @@ def _free_port() -> int:
 
 def in_process(customers: int) -> list[str]:
     """Assess customers one by one in this process; print per-customer timings; the SIRENs approved."""
-    from kyc_dev.emulator import EmulatorConfig, start_emulator_in_thread
-    from kyc_dev.emulator.dataset import Dataset
-    from kyc_dev.emulator.server import credentials
     from kyc_core.onboarding.customers import register_batch
     from kyc_core.onboarding.pipeline import AssessmentContext, assess_customer
     from kyc_core.onboarding.request import parse_request
@@ -51,6 +48,9 @@ def in_process(customers: int) -> list[str]:
     from kyc_core.resilience import CallLedger, MemoryBackend, SourceGuard, load_source_config
     from kyc_core.store.db import session_scope
     from kyc_core.store.migrate import upgrade
+    from kyc_dev.emulator import EmulatorConfig, start_emulator_in_thread
+    from kyc_dev.emulator.dataset import Dataset
+    from kyc_dev.emulator.server import credentials
 
     home = Path(tempfile.mkdtemp(prefix="kyc-bench-"))
     url = f"sqlite:///{home / 'kyc.db'}"

@@ -40,12 +40,12 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass
 
 import aiohttp
-from kyc_dev.emulator.server import EmulatorConfig, credentials, start_emulator_in_thread
 from kyc_core.registry import RegistryEndpoints, fetch_companies
 from kyc_core.resilience import CallContext, CallLedger, MemoryBackend
 from kyc_core.store.db import dispose_engines, session_scope
 from kyc_core.store.migrate import upgrade
 from kyc_core.store.models import SourceCall
+from kyc_dev.emulator.server import EmulatorConfig, credentials, start_emulator_in_thread
 from sqlalchemy import func, select
 
 REGISTERS = ("sirene", "rne", "bodacc")

@@ -5,10 +5,10 @@ from __future__ import annotations
 import json
 
 import pytest
-from kyc_dev.emulator.dataset import Dataset
-from kyc_dev.emulator.server import credentials
 from kyc_core.store.db import session_scope
 from kyc_core.store.models import AuditEvent, Customer, Decision
+from kyc_dev.emulator.dataset import Dataset
+from kyc_dev.emulator.server import credentials
 from sqlalchemy import func, select
 
 

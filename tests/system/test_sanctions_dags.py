@@ -11,12 +11,12 @@ import json
 
 import pytest
 from kyc_core.countries import iso2
-from kyc_dev.emulator import EmulatorConfig, start_emulator_in_thread
 from kyc_core.onboarding.customers import register_customer
 from kyc_core.onboarding.request import DeclaredPerson, EntityCustomer, OnboardingCustomer
 from kyc_core.store import migrate
 from kyc_core.store.db import session_scope
 from kyc_core.store.models import AuditEvent, Customer, ListVersion, ScreeningHit, SourceCall
+from kyc_dev.emulator import EmulatorConfig, start_emulator_in_thread
 from sqlalchemy import func, select
 
 ASSET_URI = "kyc://sanctions/active-lists"

@@ -10,8 +10,8 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from kyc_core.store.audit import EventType, append_event
 from kyc_core.errors import KycError
+from kyc_core.store.audit import EventType, append_event
 from kyc_core.store.models import AuditEvent, Decision
 
 #: What a reviewer answers in the Airflow form.

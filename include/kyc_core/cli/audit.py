@@ -7,9 +7,9 @@ import sys
 
 from sqlalchemy.exc import OperationalError, ProgrammingError
 
-from kyc_core.store.audit import verify_chain
 from kyc_core.errors import StoreUnavailable
 from kyc_core.settings import get_settings
+from kyc_core.store.audit import verify_chain
 from kyc_core.store.db import describe_url, session_scope
 
 

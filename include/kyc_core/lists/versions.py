@@ -11,11 +11,11 @@ from typing import Any
 from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
-from kyc_core.store.audit import EventType, append_event
 from kyc_core.errors import UserError
 from kyc_core.lists.detect import detect, parse_path
 from kyc_core.lists.model import ParsedList, SanctionsEntry, content_digest
 from kyc_core.lists.ofac import legacy_list_key
+from kyc_core.store.audit import EventType, append_event
 from kyc_core.store.db import session_scope
 from kyc_core.store.models import ListEntry, ListVersion
 

@@ -9,8 +9,8 @@ from datetime import UTC, datetime
 
 from sqlalchemy.orm import Session
 
-from kyc_core.store.audit import EventType, append_event, canonical_json
 from kyc_core.onboarding.request import InvalidRequest, OnboardingCustomer, OnboardingRequest
+from kyc_core.store.audit import EventType, append_event, canonical_json
 from kyc_core.store.models import Customer
 
 # Fixed namespace so the same business reference always maps to the same customer id.

@@ -18,7 +18,6 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from kyc_core.store.audit import EventType, append_event
 from kyc_core.countries import iso2
 from kyc_core.decision import decide, should_query_paid_sources
 from kyc_core.errors import KycError, SourceError
@@ -42,6 +41,7 @@ from kyc_core.screening.compare import MATCHER_VERSION, Thresholds
 from kyc_core.screening.index import Screener
 from kyc_core.screening.judgements import apply_judgements
 from kyc_core.screening.model import Hit, Judgement, Subject
+from kyc_core.store.audit import EventType, append_event
 from kyc_core.store.models import (
     Customer,
     Decision,

@@ -21,7 +21,6 @@ from sqlalchemy import select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from kyc_core.store.audit import EventType, append_event
 from kyc_core.errors import UserError
 from kyc_core.lists.active import delta_parties
 from kyc_core.rescreen.parties import customer_parties, split_subject
@@ -29,6 +28,7 @@ from kyc_core.screening.compare import DEFAULT_THRESHOLDS, MATCHER_VERSION, Thre
 from kyc_core.screening.index import CustomerIndex
 from kyc_core.screening.judgements import apply_judgements
 from kyc_core.screening.model import Hit, Judgement
+from kyc_core.store.audit import EventType, append_event
 from kyc_core.store.db import session_scope
 from kyc_core.store.models import AuditEvent, Customer, ListVersion, MatchJudgement, ScreeningHit
 

@@ -10,9 +10,9 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy.exc import OperationalError, ProgrammingError
 
-from kyc_core.store.audit import EventType, append_event
 from kyc_core.errors import StoreUnavailable
 from kyc_core.settings import get_settings
+from kyc_core.store.audit import EventType, append_event
 from kyc_core.store.db import describe_url, get_engine, session_scope
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"

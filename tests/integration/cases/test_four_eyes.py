@@ -7,11 +7,11 @@ import uuid
 from datetime import UTC, datetime
 
 import pytest
-from kyc_core.store.audit import verify_chain
 from kyc_core.cases.casefile import load_case, render_csv, render_text
 from kyc_core.cases.review import CONFIRM, OVERTURN, FourEyesViolation, Review, finalize, record_review
 from kyc_core.errors import UserError
 from kyc_core.store import migrate
+from kyc_core.store.audit import verify_chain
 from kyc_core.store.db import session_scope
 from kyc_core.store.models import AuditEvent, Customer, Decision
 from sqlalchemy import select

@@ -5,10 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from kyc_core.store.audit import verify_chain
 from kyc_core.cases.review import CONFIRM, Review, finalize, record_review
-from kyc_dev.emulator.dataset import Dataset
-from kyc_dev.emulator.server import credentials
 from kyc_core.onboarding.customers import register_batch
 from kyc_core.onboarding.pipeline import AssessmentContext, assess_customer
 from kyc_core.onboarding.request import parse_request
@@ -16,8 +13,11 @@ from kyc_core.policy import load_policy_by_hash
 from kyc_core.registry.endpoints import RegistryEndpoints
 from kyc_core.resilience import MemoryBackend
 from kyc_core.scoring import RiskProfile, compute_score, recompute_score
+from kyc_core.store.audit import verify_chain
 from kyc_core.store.db import session_scope
 from kyc_core.store.models import AuditEvent, Decision, ScreeningHit
+from kyc_dev.emulator.dataset import Dataset
+from kyc_dev.emulator.server import credentials
 from sqlalchemy import func, select
 
 FAST = {"*": {"retry_initial_s": 0.01, "retry_max_s": 0.02}}

@@ -6,8 +6,8 @@ import json
 import urllib.request
 
 import pytest
-from kyc_dev.emulator.server import EmulatorConfig, credentials, start_emulator_in_thread
 from kyc_core.registry import RegistryEndpoints
+from kyc_dev.emulator.server import EmulatorConfig, credentials, start_emulator_in_thread
 
 COMPANIES = 80
 SEED = 5

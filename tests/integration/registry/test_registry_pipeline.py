@@ -10,9 +10,9 @@ import time
 
 import pytest
 import registry_workers
-from kyc_core.store.audit import EventType, verify_chain
 from kyc_core.registry import SourceState, fetch_company
 from kyc_core.resilience import CallContext
+from kyc_core.store.audit import EventType, verify_chain
 from kyc_core.store.db import session_scope
 from kyc_core.store.migrate import upgrade
 from kyc_core.store.models import AuditEvent, RegistrySnapshot, SourceCall

@@ -7,8 +7,6 @@ from datetime import UTC, datetime
 
 import pytest
 from kyc_core.countries import iso2
-from kyc_dev.emulator import formats
-from kyc_dev.emulator.lists import expected_delta
 from kyc_core.lists.active import delta_parties
 from kyc_core.rescreen.delta import delta_rescreen, unscreened_versions, version_ids_from_extras
 from kyc_core.rescreen.parties import customer_parties, split_subject
@@ -16,6 +14,8 @@ from kyc_core.rescreen.refresh import asset_extra, outcome_summary, refresh_list
 from kyc_core.screening.index import CustomerIndex
 from kyc_core.store.db import session_scope
 from kyc_core.store.models import AuditEvent, Customer, MatchJudgement, RegistrySnapshot, ScreeningHit
+from kyc_dev.emulator import formats
+from kyc_dev.emulator.lists import expected_delta
 from sqlalchemy import func, select
 
 #: Companies with no known positive and no homonym, onboarded as ordinary customers.
@@ -184,9 +184,9 @@ def test_first_load_screens_every_entry_and_finds_every_listed_person(world, sto
 
 
 def test_a_person_customer_named_in_a_new_designation_is_flagged(world, store):
-    from kyc_dev.emulator import lists as emulated
     from kyc_core.onboarding.customers import register_customer
     from kyc_core.onboarding.request import OnboardingCustomer, PersonCustomer
+    from kyc_dev.emulator import lists as emulated
 
     positive = next(p for p in world["positives"] if p.positive_id == "KP0006")
     source = positive.lists[0]

@@ -5,13 +5,13 @@ from __future__ import annotations
 import json
 
 import pytest
-from kyc_dev.emulator import lists as emulated
-from kyc_dev.emulator.faults import FaultSpec
 from kyc_core.errors import MalformedResponse
 from kyc_core.lists.versions import active_version
 from kyc_core.rescreen.refresh import asset_extra, outcome_summary, refresh_list
 from kyc_core.store.db import session_scope
 from kyc_core.store.models import AuditEvent, ListVersion, SourceCall
+from kyc_dev.emulator import lists as emulated
+from kyc_dev.emulator.faults import FaultSpec
 from sqlalchemy import func, select
 
 EMULATED = {"ofac_sdn": "ofac", "un_sc": "un", "eu_fsf": "eu"}

@@ -6,11 +6,11 @@ import multiprocessing
 
 import pytest
 import resilience_workers
-from kyc_dev.emulator.faults import FaultSpec
-from kyc_dev.emulator.server import EmulatorConfig, base_urls, credentials, start_emulator_in_thread
 from kyc_core.store.db import get_engine
 from kyc_core.store.migrate import upgrade
 from kyc_core.store.models import SourceCall
+from kyc_dev.emulator.faults import FaultSpec
+from kyc_dev.emulator.server import EmulatorConfig, base_urls, credentials, start_emulator_in_thread
 from sqlalchemy import select
 
 pytestmark = pytest.mark.redis

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import json
 
-from kyc_core.store.audit import verify_chain
 from kyc_core.onboarding.customers import record_rejection, register_batch
 from kyc_core.onboarding.request import InvalidRequest, parse_request
 from kyc_core.store import migrate
+from kyc_core.store.audit import verify_chain
 from kyc_core.store.db import session_scope
 from kyc_core.store.models import AuditEvent, Customer
 from sqlalchemy import func, select

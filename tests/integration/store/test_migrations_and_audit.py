@@ -5,8 +5,8 @@ from __future__ import annotations
 import threading
 
 import pytest
-from kyc_core.store.audit import EventType, append_event, verify_chain
 from kyc_core.store import migrate
+from kyc_core.store.audit import EventType, append_event, verify_chain
 from kyc_core.store.db import get_engine, session_scope
 from kyc_core.store.models import AuditEvent
 from sqlalchemy import inspect, select, text

@@ -6,9 +6,9 @@ import argparse
 
 import pytest
 from emulator_http import SIRENE_KEY, get
+from kyc_core.errors import UserError
 from kyc_dev.cli import emulator as cli
 from kyc_dev.emulator.dataset import Dataset
-from kyc_core.errors import UserError
 
 
 def _run(*argv: str) -> int:

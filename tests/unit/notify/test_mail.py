@@ -6,8 +6,8 @@ import smtplib
 import socket
 from email.message import EmailMessage
 
-from kyc_dev.mailsink import read_messages, start_mailsink
 from kyc_core.notify import compliance_notice, needs_notice
+from kyc_dev.mailsink import read_messages, start_mailsink
 
 SUMMARY = {
     "customer_id": "0f7c2a4e-1111-2222-3333-444455556666",

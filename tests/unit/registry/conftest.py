@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import pytest
-from kyc_dev.emulator.server import EmulatorConfig, credentials, start_emulator_in_thread
 from kyc_core.registry import RegistryEndpoints
 from kyc_core.resilience import CallLedger, MemoryBackend
 from kyc_core.store.migrate import upgrade
+from kyc_dev.emulator.server import EmulatorConfig, credentials, start_emulator_in_thread
 
 COMPANIES = 120
 SEED = 11

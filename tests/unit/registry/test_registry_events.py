@@ -5,8 +5,8 @@ from __future__ import annotations
 import asyncio
 import json
 
-from kyc_core.store.audit import EventType, verify_chain
 from kyc_core.registry.events import breaker_audit_callback, fetch_idempotency_key
+from kyc_core.store.audit import EventType, verify_chain
 from kyc_core.store.db import session_scope
 from kyc_core.store.models import AuditEvent
 from sqlalchemy import select

@@ -7,9 +7,6 @@ import hashlib
 import json
 
 import pytest
-from kyc_core.store.audit import EventType, verify_chain
-from kyc_dev.emulator.faults import FaultSpec
-from kyc_dev.emulator.server import credentials
 from kyc_core.errors import (
     CircuitOpen,
     MalformedResponse,
@@ -33,8 +30,11 @@ from kyc_core.registry.fetch import SourceOutcome
 from kyc_core.resilience import CallContext, MemoryBackend
 from kyc_core.sources import RecordNotDiffusible
 from kyc_core.sources.models import BeneficialOwnersAvailability
+from kyc_core.store.audit import EventType, verify_chain
 from kyc_core.store.db import session_scope
 from kyc_core.store.models import AuditEvent, RegistrySnapshot, SourceCall
+from kyc_dev.emulator.faults import FaultSpec
+from kyc_dev.emulator.server import credentials
 from sqlalchemy import func, select
 
 #: A SIREN that passes the Luhn check but that no generated company uses.

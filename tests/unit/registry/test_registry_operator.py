@@ -12,9 +12,9 @@ from kyc_airflow.operators.registry import (
     RegistrySourceUnavailable,
     RegistrySourceUnusable,
 )
-from kyc_dev.emulator.faults import FaultSpec
 from kyc_core.store.db import session_scope
 from kyc_core.store.models import RegistrySnapshot, SourceCall
+from kyc_dev.emulator.faults import FaultSpec
 from sqlalchemy import func, select
 
 pytestmark = pytest.mark.redis

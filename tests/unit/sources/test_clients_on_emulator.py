@@ -7,10 +7,10 @@ from datetime import date
 
 import aiohttp
 import pytest
-from kyc_dev.emulator.server import EmulatorConfig, base_urls, credentials, run_emulator
 from kyc_core.errors import QuotaExceeded, RecordNotFound
 from kyc_core.sources import BodaccClient, RechercheEntreprisesClient, RneClient, SireneClient
 from kyc_core.sources.models import BeneficialOwnersAvailability
+from kyc_dev.emulator.server import EmulatorConfig, base_urls, credentials, run_emulator
 
 UNLIMITED = {"sirene": None, "rne": None, "recherche": None}
 
