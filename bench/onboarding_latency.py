@@ -39,12 +39,12 @@ def _free_port() -> int:
 
 def in_process(customers: int) -> list[str]:
     """Assess customers one by one in this process; print per-customer timings; the SIRENs approved."""
-    from kyc_core.onboarding.customers import register_batch
+    from kyc_core.customers.registration import register_batch
     from kyc_core.onboarding.pipeline import AssessmentContext, assess_customer
-    from kyc_core.onboarding.request import parse_request
+    from kyc_core.customers.request import parse_request
     from kyc_core.registry.endpoints import RegistryEndpoints
-    from kyc_core.rescreen.refresh import refresh_list
-    from kyc_core.rescreen.sources import DEFAULT_LIST_KEYS, resolve_source
+    from kyc_core.lists.refresh import refresh_list
+    from kyc_core.lists.sources import DEFAULT_LIST_KEYS, resolve_source
     from kyc_core.resilience import CallLedger, MemoryBackend, SourceGuard, load_source_config
     from kyc_core.store.db import session_scope
     from kyc_core.store.migrate import upgrade

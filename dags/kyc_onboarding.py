@@ -33,7 +33,7 @@ from __future__ import annotations
 from airflow.sdk import Param, dag, get_current_context, task, task_group
 from kyc_airflow.defaults import DEFAULT_ARGS, NO_RETRY, START_DATE
 from kyc_airflow.operators.review import FourEyesReviewOperator
-from kyc_core.onboarding.request import trigger_item_schema
+from kyc_core.customers.request import trigger_item_schema
 
 _EXAMPLE = [
     {

@@ -376,10 +376,11 @@ def wait_runs(token: str, dag_id: str, run_ids: list[str], timeout: float = 600,
 
 def results_table(samples: list[dict], run_ids: list[str], states: dict[str, str], kyc_url: str) -> tuple[list[list[str]], list[str]]:
     """One row per customer: run state, decision, score, reviewers, reasons; and the samples not as expected."""
-    from kyc_core.onboarding.customers import customer_id_for, customer_ref
-    from kyc_core.onboarding.request import InvalidRequest, parse_request
+    from kyc_core.customers.registration import customer_id_for, customer_ref
+    from kyc_core.customers.request import InvalidRequest, parse_request
+    from kyc_core.store import decisions
     from kyc_core.store.db import session_scope
-    from kyc_core.store.models import AuditEvent, Decision
+    from kyc_core.store.models import AuditEvent
     from sqlalchemy import select
 
     rows = []
@@ -394,19 +395,18 @@ def results_table(samples: list[dict], run_ids: list[str], states: dict[str, str
                 ids = []
             if ids:
                 for cid in ids:
-                    decision = session.scalars(
-                        select(Decision).where(Decision.customer_id == cid, Decision.run_id == run_id)
-                    ).first()
-                    if decision is None:
+                    row = decisions.for_run(session, cid, run_id)
+                    if row is None:
                         rows.append([sample["label"], state, cid[:8], "-", "-", "-", "no decision"])
                         unexpected.append(sample["label"])
                         continue
+                    decision = decisions.state_of(session, row)
                     if state != "success" or decision.outcome != sample["expect"] or decision.status != "final":
                         unexpected.append(sample["label"])
-                    reviewers = ",".join(decision.lineage.get("human_review", {}).get("reviewers", [])) or "-"
+                    reviewers = ",".join(decision.reviewers) or "-"
                     codes = ", ".join(dict.fromkeys(r["code"] for r in decision.reasons))[:70]
                     rows.append([sample["label"], state, cid[:8], f"{decision.outcome} ({decision.status})",
-                                 f"{decision.score:.2f}" if decision.score is not None else "-", reviewers, codes])
+                                 f"{row.score:.2f}" if row.score is not None else "-", reviewers, codes])
             else:
                 event = session.scalars(
                     select(AuditEvent).where(AuditEvent.run_id == run_id, AuditEvent.event_type == "input_rejected")

@@ -131,7 +131,7 @@ def store(db_url: str) -> str:
 @pytest.fixture
 def sources(emulator) -> dict:
     """The default lists, under the emulator's `/lists` base URL."""
-    from kyc_core.rescreen.sources import DEFAULT_LIST_KEYS, resolve_source
+    from kyc_core.lists.sources import DEFAULT_LIST_KEYS, resolve_source
 
     return {key: resolve_source(key, emulator.root + "/lists") for key in DEFAULT_LIST_KEYS}
 
@@ -154,7 +154,7 @@ def make_guard(store: str):
 @pytest.fixture
 def load_lists(store: str, sources, make_guard):
     """Download and activate the emulator's OFAC, UN and EU lists (the version it serves now)."""
-    from kyc_core.rescreen.refresh import refresh_list
+    from kyc_core.lists.refresh import refresh_list
 
     def run() -> dict[str, str]:
         return {key: refresh_list(src, database_url=store, guard=make_guard(src.source), actor="test").status

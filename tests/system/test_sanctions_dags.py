@@ -11,8 +11,8 @@ import json
 
 import pytest
 from kyc_core.countries import iso2
-from kyc_core.onboarding.customers import register_customer
-from kyc_core.onboarding.request import DeclaredPerson, EntityCustomer, OnboardingCustomer
+from kyc_core.customers.registration import register_customer
+from kyc_core.customers.request import DeclaredPerson, EntityCustomer, OnboardingCustomer
 from kyc_core.store import migrate
 from kyc_core.store.db import session_scope
 from kyc_core.store.models import AuditEvent, Customer, ListVersion, ScreeningHit, SourceCall

@@ -11,24 +11,42 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from kyc_core.errors import UserError
-from kyc_core.store.models import AuditEvent, Customer, Decision, ScreeningHit
+from kyc_core.store import decisions as decision_repo
+from kyc_core.store.models import AuditEvent, Customer, Decision
 
 
 def _iso(value: Any) -> str | None:
     return value.isoformat() if value is not None else None
 
 
+#: Shortest id prefix accepted (the demo and logs print 8 characters).
+MIN_PREFIX = 6
+
+
+def _by_prefix(session: Session, model: Any, ref: str) -> Any:
+    """The one row whose id starts with `ref`; None when there is none; an error when several do."""
+    if len(ref) < MIN_PREFIX:
+        return None
+    rows = session.scalars(select(model).where(model.id.like(f"{ref}%")).limit(2)).all()
+    if len(rows) > 1:
+        raise UserError(f"id prefix {ref!r} is ambiguous: give more characters")
+    return rows[0] if rows else None
+
+
 def find_decision(session: Session, ref: str) -> Decision:
-    """A decision by its id, or the latest decision of a customer (by customer id or reference)."""
-    decision = session.get(Decision, ref)
+    """A decision by its id (or a unique prefix), or the latest decision of a customer (id, prefix or reference)."""
+    decision = decision_repo.get(session, ref)
     if decision is not None:
         return decision
-    customer = session.get(Customer, ref) or session.scalars(select(Customer).where(Customer.customer_ref == ref)).first()
+    customer = (session.get(Customer, ref)
+                or session.scalars(select(Customer).where(Customer.customer_ref == ref)).first()
+                or _by_prefix(session, Customer, ref))
     if customer is None:
-        raise UserError(f"no decision or customer with id {ref!r}")
-    decision = session.scalars(
-        select(Decision).where(Decision.customer_id == customer.id).order_by(Decision.created_at.desc())
-    ).first()
+        decision = _by_prefix(session, Decision, ref)
+        if decision is None:
+            raise UserError(f"no decision or customer with id {ref!r}")
+        return decision
+    decision = decision_repo.latest_for_customer(session, customer.id)
     if decision is None:
         raise UserError(f"customer {customer.id} has no decision yet")
     return decision
@@ -37,11 +55,9 @@ def find_decision(session: Session, ref: str) -> Decision:
 def load_case(session: Session, ref: str) -> dict[str, Any]:
     """Everything about one decision, JSON-ready; personal data limited to what the case needs."""
     decision = find_decision(session, ref)
+    state = decision_repo.state_of(session, decision)
     customer = session.get(Customer, decision.customer_id)
-    hits = session.scalars(
-        select(ScreeningHit).where(ScreeningHit.customer_id == decision.customer_id, ScreeningHit.run_id == decision.run_id)
-        .order_by(ScreeningHit.score.desc())
-    ).all()
+    hits = decision_repo.hits_of(session, decision)
     events = session.scalars(
         select(AuditEvent)
         .where(or_(AuditEvent.case_id == decision.id, (AuditEvent.customer_id == decision.customer_id) & (AuditEvent.run_id == decision.run_id)))
@@ -60,11 +76,14 @@ def load_case(session: Session, ref: str) -> dict[str, Any]:
         "decision": {
             "id": decision.id,
             "run_id": decision.run_id,
-            "outcome": decision.outcome,
-            "status": decision.status,
+            "outcome": state.outcome,
+            "status": state.status,
+            "proposed_outcome": state.proposed,
+            "reviewers": list(state.reviewers),
+            "confirmed": state.confirmed,
             "score": decision.score,
             "risk_level": decision.risk_level,
-            "reasons": decision.reasons,
+            "reasons": state.reasons,
             "contributions": decision.contributions,
             "documents": decision.documents,
             "next_review_date": _iso(decision.next_review_date),

@@ -10,16 +10,14 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from kyc_core.cases.options import CONFIRM, MIN_RATIONALE, REVIEW_OPTIONS
 from kyc_core.errors import KycError
+from kyc_core.store import customers as customer_repo
+from kyc_core.store import decisions as decision_repo
 from kyc_core.store.audit import EventType, append_event
-from kyc_core.store.models import AuditEvent, Decision
+from kyc_core.store.decisions import DecisionState
+from kyc_core.store.models import AuditEvent
 
-#: What a reviewer answers in the Airflow form.
-CONFIRM = "Confirm"
-OVERTURN = "Overturn"
-REVIEW_OPTIONS = [CONFIRM, OVERTURN]
-#: A reviewer's rationale is part of the record: shorter answers are refused.
-MIN_RATIONALE = 5
 #: Final outcome when a reviewer does not confirm the proposed one: a human keeps the case open.
 OVERTURNED_OUTCOME = "review"
 
@@ -70,7 +68,7 @@ def record_review(
     session: Session, decision_id: str, review: Review, *, allowed: list[str] | None, actor: str, run_id: str | None
 ) -> dict[str, Any]:
     """Check the four-eyes rule in code, then append the review as an audit event (once per stage)."""
-    decision = session.get(Decision, decision_id)
+    decision = decision_repo.get(session, decision_id)
     if decision is None:
         raise FourEyesViolation(f"decision {decision_id} does not exist")
     existing = reviews_of(session, decision_id)
@@ -101,47 +99,78 @@ def record_review(
     return payload
 
 
-def finalize(session: Session, decision_id: str, *, approvals_required: int, actor: str, run_id: str | None) -> Decision:
-    """Make a pending decision final: the proposed outcome if every reviewer confirmed, else `review`."""
-    decision = session.get(Decision, decision_id)
+def finalize(session: Session, decision_id: str, *, approvals_required: int, actor: str, run_id: str | None) -> DecisionState:
+    """Make a pending decision final: the proposed outcome if every reviewer confirmed, else `review`.
+
+    The decision row is not edited: the final decision is a `final_decision` event naming the reviewers
+    (its actor), which the case file folds in; the customer's status follows it.
+    """
+    decision = decision_repo.get(session, decision_id)
     if decision is None:
         raise FourEyesViolation(f"decision {decision_id} does not exist")
-    if decision.status == "final":
-        return decision
+    state = decision_repo.state_of(session, decision)
+    if state.status == decision_repo.FINAL:
+        return state
     reviews = reviews_of(session, decision_id)
-    reviewers = {r["reviewer_id"] for r in reviews}
+    reviewers = sorted({r["reviewer_id"] for r in reviews})
     if len(reviews) < approvals_required or len(reviewers) < approvals_required:
         raise FourEyesViolation(
             f"decision {decision_id} has {len(reviewers)} distinct reviewer(s); {approvals_required} are required"
         )
-    proposed = decision.lineage.get("proposed_outcome", decision.outcome)
     confirmed = all(r["choice"] == CONFIRM for r in reviews)
-    final = proposed if confirmed else OVERTURNED_OUTCOME
-    lineage = dict(decision.lineage)
-    lineage["human_review"] = {"reviewers": sorted(reviewers), "confirmed": confirmed}
-    decision.lineage = lineage
-    reasons = list(decision.reasons)
-    if not confirmed:
-        reasons.append({"code": "reviewer_overturned", "outcome": OVERTURNED_OUTCOME, "text": "a reviewer did not confirm the proposed outcome"})
-        decision.reasons = reasons
-    decision.outcome = final
-    decision.status = "final"
-    session.flush()
-    append_event(
-        session,
-        EventType.FINAL_DECISION,
-        actor=actor,
-        customer_id=decision.customer_id,
-        case_id=decision_id,
-        run_id=run_id,
-        payload={
-            "decision_id": decision_id,
-            "outcome": final,
-            "proposed_outcome": proposed,
-            "reviewers": sorted(reviewers),
-            "confirmed": confirmed,
-            "finalized_at": datetime.now(UTC).isoformat(),
-        },
-        idempotency_key=f"final_decision:{decision_id}",
-    )
-    return decision
+    final = state.proposed if confirmed else OVERTURNED_OUTCOME
+    added = [] if confirmed else [
+        {"code": "reviewer_overturned", "outcome": OVERTURNED_OUTCOME, "text": "a reviewer did not confirm the proposed outcome"}
+    ]
+    decision_repo.record_final(session, decision, outcome=final, actor=reviewers_actor(reviewers) or actor, run_id=run_id,
+                               reviewers=reviewers, confirmed=confirmed, added_reasons=added)
+    customer_repo.apply_decision(session, decision.customer_id, outcome=final, pending=False, risk_level=None,
+                                 next_review_date=None, moment=datetime.now(UTC))
+    return decision_repo.state_of(session, decision)
+
+
+def reviewers_actor(reviewers: list[str]) -> str:
+    """The audit actor of a decision made by these reviewers."""
+    return "+".join(f"user:{r}" for r in reviewers)[:128]
+
+
+#: Reviewers see this many reasons and hits in the form; the rest are in the case file.
+_TOP = 5
+
+
+@dataclass(frozen=True)
+class ReviewBrief:
+    """What one review form shows: a subject line, a Markdown body, and who already answered."""
+
+    subject: str
+    body: str
+    customer_id: str
+    reviewed_by: list[str]
+
+
+def review_brief(session: Session, decision_id: str, stage: int, stages: int = 2) -> ReviewBrief:
+    """The form of review `stage` of a decision: outcome, score, top reasons, documents, hits; no names."""
+    decision = decision_repo.get(session, decision_id)
+    if decision is None:
+        raise FourEyesViolation(f"decision {decision_id} not found")
+    done = [r["reviewer_id"] for r in reviews_of(session, decision_id)]
+    hits = decision_repo.hits_of(session, decision, limit=_TOP)
+    proposed = decision.lineage.get("proposed_outcome", decision.outcome)
+    lines = [
+        f"**Proposed outcome:** `{proposed}`  ",
+        f"**Score:** {decision.score:.2f} (risk {decision.risk_level})  " if decision.score is not None else "",
+        f"**Customer id:** `{decision.customer_id}`  **Decision id:** `{decision.id}`",
+        "",
+        "**Top reasons**",
+        *[f"- `{r.get('code')}`: {r.get('text')}" for r in decision.reasons[:_TOP]],
+    ]
+    if decision.documents:
+        lines += ["", "**Documents to request**", *[f"- {d.get('label', d.get('code'))}" for d in decision.documents]]
+    if hits:
+        lines += ["", "**Screening hits**",
+                  *[f"- {h.subject_role}: `{h.list_key}:{h.native_id}` score {h.score:.2f} ({h.verdict})" for h in hits]]
+    if done:
+        lines += ["", f"Already reviewed by: {', '.join(done)} (a different person must answer)."]
+    lines += ["", f"Full case file: `kyc case show {decision.id}`"]
+    subject = f"KYC {proposed} — review {stage}/{stages} — customer {decision.customer_id[:8]}"
+    return ReviewBrief(subject=subject, body="\n".join(lines), customer_id=decision.customer_id, reviewed_by=done)

@@ -1,1 +1,1 @@
-"""Onboarding: the validated request, customer registration and (later stages) the decision pipeline."""
+"""Onboarding: the assessment of a registered customer (registers, resolution, screening, score, decision)."""

@@ -15,16 +15,16 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any
 
-from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from kyc_core.countries import iso2
+from kyc_core.customers.registration import input_hash
+from kyc_core.customers.request import EntityCustomer, OnboardingCustomer, PersonCustomer
+from kyc_core.customers.subjects import Party, RegisteredFacts, birth_text, customer_subjects
 from kyc_core.decision import decide, should_query_paid_sources
 from kyc_core.errors import KycError, SourceError
 from kyc_core.lists.active import active_list_hashes, load_active_parties
 from kyc_core.lists.versions import active_versions
-from kyc_core.onboarding.customers import input_hash
-from kyc_core.onboarding.request import EntityCustomer, OnboardingCustomer, PersonCustomer
 from kyc_core.policy import load_policy
 from kyc_core.resilience.config import load_source_config
 from kyc_core.resolution import data_quality, resolve_entity, resolve_person
@@ -41,15 +41,14 @@ from kyc_core.screening.compare import MATCHER_VERSION, Thresholds
 from kyc_core.screening.index import Screener
 from kyc_core.screening.judgements import apply_judgements
 from kyc_core.screening.model import Hit, Judgement, Subject
+from kyc_core.store import calls as call_ledger
+from kyc_core.store import customers as customer_repo
+from kyc_core.store import decisions as decision_repo
+from kyc_core.store import judgements as judgement_repo
+from kyc_core.store import snapshots
 from kyc_core.store.audit import EventType, append_event
-from kyc_core.store.models import (
-    Customer,
-    Decision,
-    MatchJudgement,
-    RegistrySnapshot,
-    ScreeningHit,
-    SourceCall,
-)
+from kyc_core.store.db import session_scope
+from kyc_core.store.models import Customer, Decision, ScreeningHit
 
 log = logging.getLogger(__name__)
 
@@ -145,67 +144,35 @@ def _fetch_registers(ctx: AssessmentContext, customer_id: str, siren: str, sourc
     return out
 
 
-def _snapshot_hashes(session: Session, summary: dict[str, Any]) -> dict[str, list[str]]:
-    """Content hashes of the raw register answers used, per source (lineage)."""
-    hashes: dict[str, list[str]] = {}
-    for source, info in (summary.get("sources") or {}).items():
-        ids = info.get("snapshot_ids") or []
-        if ids:
-            rows = session.scalars(select(RegistrySnapshot.content_hash).where(RegistrySnapshot.id.in_(ids))).all()
-            hashes[source] = sorted(rows)
-    return hashes
-
-
 # --- screening ----------------------------------------------------------------------------------------
 
 
-def _birth(year: Any, month: Any) -> tuple[str, ...]:
-    y = getattr(year, "value", None)
-    m = getattr(month, "value", None)
-    if not y:
-        return ()
-    return (f"{y:04d}-{m:02d}",) if m else (f"{y:04d}",)
+def _birth(year: Any, month: Any) -> str | None:
+    return birth_text(getattr(year, "value", None), getattr(month, "value", None))
 
 
 def _value(sourced: Any) -> Any:
     return getattr(sourced, "value", None) if sourced is not None else None
 
 
+def facts_from_resolved(resolved: Any) -> RegisteredFacts:
+    """The names and people a resolved entity carries, for the subjects builder."""
+    if resolved is None or not hasattr(resolved, "officers"):
+        return RegisteredFacts()
+
+    def party(person: Any) -> Party:
+        return Party(names=tuple(n for n in (_value(person.name), _value(person.declared_name)) if n),
+                     kind="person" if person.kind == "person" else "entity",
+                     birth=_birth(person.birth_year, person.birth_month), nationality=_value(person.nationality))
+
+    return RegisteredFacts(legal_name=_value(resolved.legal_name), acronym=_value(resolved.acronym),
+                           officers=tuple(party(p) for p in resolved.officers),
+                           owners=tuple(party(p) for p in resolved.beneficial_owners))
+
+
 def subjects_of(item: OnboardingCustomer, resolved: Any) -> list[tuple[str, Subject]]:
     """Every party to screen with its role: the customer, its officers and beneficial owners."""
-    from kyc_core.rescreen.parties import subject_key
-
-    customer = item.customer
-    parties: list[tuple[str, Subject]] = []
-    if isinstance(customer, PersonCustomer):
-        birth = customer.birth_date.isoformat()
-        parties.append(
-            ("customer", Subject(key=subject_key("customer", customer.name, birth), names=(customer.name,), subject_type="person",
-                                birth_dates=(customer.birth_date.isoformat(),),
-                                countries=tuple({customer.nationality, customer.residence_country})))
-        )
-        return parties
-    names = tuple(dict.fromkeys(n for n in (_value(resolved.legal_name), customer.declared_name, _value(resolved.acronym)) if n))
-    parties.append(
-        ("customer", Subject(key=subject_key("customer", customer.declared_name), names=names, subject_type="organization", countries=("FR",)))
-    )
-    for role, people in (("officer", resolved.officers), ("owner", resolved.beneficial_owners)):
-        for person in people:
-            nationality = iso2(_value(person.nationality))
-            birth = _birth(person.birth_year, person.birth_month)
-            parties.append(
-                (
-                    role,
-                    Subject(
-                        key=subject_key(role, _value(person.name) or "", birth[0] if birth else None),
-                        names=tuple(dict.fromkeys(n for n in (_value(person.name), _value(person.declared_name)) if n)),
-                        subject_type="person" if person.kind == "person" else "organization",
-                        birth_dates=birth,
-                        countries=(nationality,) if nationality else (),
-                    ),
-                )
-            )
-    return parties
+    return customer_subjects(item.model_dump(mode="json"), facts_from_resolved(resolved))
 
 
 def _screen(
@@ -217,15 +184,10 @@ def _screen(
               for key in mandatory_lists}
     entries = load_active_parties(session)
     screener = Screener(entries, thresholds=thresholds)
-    judgements = [
-        Judgement(j.subject_key, j.list_key, j.native_id, j.entry_hash, j.verdict)
-        for j in session.scalars(select(MatchJudgement).where(MatchJudgement.customer_id == customer_id).order_by(MatchJudgement.id))
-    ]
+    judgements = [Judgement(*j) for j in judgement_repo.for_customers(session, [customer_id])]
     hits: list[tuple[str, Hit]] = []
     suppressed = 0
     for role, subject in parties:
-        if not subject.names:
-            continue
         judged = apply_judgements(screener.screen(subject), judgements)
         suppressed += len(judged.suppressed)
         hits += [(role, h) for h in judged.open]
@@ -303,42 +265,75 @@ def _resolve(subject: Any, registers: _Registers, now: datetime) -> Any:
     )
 
 
-def _evaluate(item, resolved, registers, hits, list_checks, policy, now):
-    """Source checks, data quality, conflicts, the risk profile and its score."""
-    checks = {**registers.checks, **list_checks}
-    quality = None
-    breakdown: dict[str, Any] = {}
-    conflicts: list[str] = []
-    if isinstance(item.customer, EntityCustomer):
-        dq = data_quality(resolved, sanctions_screened=all(c.status == "ok" for c in list_checks.values()), now=now)
+@dataclass
+class _Evaluation:
+    """Source checks, data quality, conflicts, the risk profile and its score at one point of the assessment."""
+
+    checks: dict[str, SourceCheck]
+    quality: float | None
+    quality_breakdown: dict[str, Any]
+    conflicts: list[str]
+    profile: RiskProfile
+    score: Any
+
+
+@dataclass
+class _Case:
+    """What one assessment knows so far; each step below adds to it."""
+
+    ctx: AssessmentContext
+    customer_id: str
+    decision_id: str
+    item: OnboardingCustomer
+    policy: Any
+    now: datetime
+    registers: _Registers = field(default_factory=_Registers)
+    optional: list[str] = field(default_factory=list)
+    resolved: Any = None
+    parties: list[tuple[str, Subject]] = field(default_factory=list)
+    hits: list[tuple[str, Hit]] = field(default_factory=list)
+    list_checks: dict[str, SourceCheck] = field(default_factory=dict)
+    screen_stats: dict[str, Any] = field(default_factory=dict)
+    evaluation: _Evaluation | None = None
+    paid: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def thresholds(self) -> Thresholds:
+        spec = self.policy.spec.sanctions
+        return Thresholds(review=spec.review_threshold, match=spec.match_threshold)
+
+    @property
+    def mandatory_lists(self) -> list[str]:
+        return [s for s in getattr(self.policy.spec.sources.mandatory, self.item.customer.kind) if s not in REGISTERS]
+
+
+def _evaluate(case: _Case) -> _Evaluation:
+    """Source checks, data quality, conflicts, the risk profile and its score from what the case knows."""
+    checks = {**case.registers.checks, **case.list_checks}
+    quality, breakdown, conflicts = None, {}, []
+    if isinstance(case.item.customer, EntityCustomer):
+        screened = all(c.status == "ok" for c in case.list_checks.values())
+        dq = data_quality(case.resolved, sanctions_screened=screened, now=case.now)
         quality, breakdown = dq.score, dq.breakdown()
-        conflicts = [c.code.value for c in resolved.conflicts]
-    profile = build_profile(item, resolved, hits, checks, quality)
-    return checks, quality, breakdown, conflicts, profile, compute_score(profile, policy)
+        conflicts = [c.code.value for c in case.resolved.conflicts]
+    profile = build_profile(case.item, case.resolved, case.hits, checks, quality)
+    return _Evaluation(checks, quality, breakdown, conflicts, profile, compute_score(profile, case.policy))
 
 
-def _spent_this_month(session: Session, sources: list[str], now: datetime) -> float:
-    """What the optional paid sources cost this calendar month, from the call ledger."""
-    start = now.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
-    total = session.scalar(
-        select(func.coalesce(func.sum(SourceCall.cost), 0.0)).where(SourceCall.source.in_(sources), SourceCall.started_at >= start)
-    )
-    return float(total or 0.0)
+# --- the assessment, step by step -------------------------------------------------------------------------
 
 
-# --- the assessment -------------------------------------------------------------------------------------
-
-
-def summary_of(decision: Decision, customer: Customer) -> dict[str, Any]:
+def summary_of(decision: Decision, customer: Customer, state: Any = None) -> dict[str, Any]:
     """Ids, outcome and codes for XCom, notices and the demo (no names, no document numbers)."""
+    status = state.status if state is not None else decision.status
     return {
         "customer_id": customer.id,
         "decision_id": decision.id,
         "kind": customer.kind,
         "segment": customer.segment,
         "outcome": decision.lineage.get("proposed_outcome", decision.outcome),
-        "status": decision.status,
-        "requires_review": decision.status == "pending_review",
+        "status": status,
+        "requires_review": decision.status == decision_repo.PENDING_REVIEW,
         "score": round(decision.score, 4) if decision.score is not None else None,
         "risk_level": decision.risk_level,
         "strong_hits": int(decision.lineage.get("screening", {}).get("matches", 0)),
@@ -348,140 +343,164 @@ def summary_of(decision: Decision, customer: Customer) -> dict[str, Any]:
     }
 
 
-def assess_customer(ctx: AssessmentContext, customer_id: str) -> dict[str, Any]:
-    """Assess one registered customer in this run; returns the summary of the decision."""
-    from kyc_core.store.db import session_scope
-
+def _open_case(ctx: AssessmentContext, customer_id: str) -> _Case | dict[str, Any]:
+    """Record `case_created`; the summary instead when this run already decided for the customer."""
     decision_id = decision_id_for(customer_id, ctx.run_id)
     with session_scope(ctx.database_url) as session:
-        existing = session.get(Decision, decision_id)
-        customer = session.get(Customer, customer_id)
+        customer = customer_repo.get(session, customer_id)
         if customer is None:
             raise KycError(f"customer {customer_id} is not registered")
+        existing = decision_repo.get(session, decision_id)
         if existing is not None:
             return summary_of(existing, customer)
-        item = OnboardingCustomer.model_validate(customer.profile)
-        segment = customer.segment
         append_event(
             session, EventType.CASE_CREATED, actor=ctx.actor, customer_id=customer_id, case_id=decision_id, run_id=ctx.run_id,
-            payload={"kind": customer.kind, "segment": segment, "input_hash": customer.input_hash},
+            payload={"kind": customer.kind, "segment": customer.segment, "input_hash": customer.input_hash},
             idempotency_key=f"case_created:{decision_id}",
         )
-    policy = load_policy(segment)
-    now = datetime.now(UTC)
-    today = ctx.today or now.date()
-    subject = item.customer
-    sanctions_spec = policy.spec.sanctions
-    thresholds = Thresholds(review=sanctions_spec.review_threshold, match=sanctions_spec.match_threshold)
-    mandatory = list(getattr(policy.spec.sources.mandatory, subject.kind))
-    mandatory_lists = [s for s in mandatory if s not in REGISTERS]
-    registers = _Registers()
-    optional: list[str] = []
+        item = OnboardingCustomer.model_validate(customer.profile)
+        segment = customer.segment
+    return _Case(ctx=ctx, customer_id=customer_id, decision_id=decision_id, item=item, policy=load_policy(segment),
+                 now=datetime.now(UTC))
+
+
+def _screen_parties(case: _Case) -> None:
+    """Resolve what the registers said and screen every party it names."""
+    subject = case.item.customer
+    case.resolved = _resolve(subject, case.registers, case.now)
+    parties = subjects_of(case.item, case.resolved)
+    if case.parties and {p.key for _, p in parties} == {p.key for _, p in case.parties}:
+        return
+    case.parties = parties
+    with session_scope(case.ctx.database_url) as session:
+        case.hits, case.list_checks, case.screen_stats = _screen(
+            session, case.customer_id, parties, case.thresholds, case.mandatory_lists
+        )
+
+
+def _first_pass(case: _Case) -> None:
+    """Mandatory registers, resolution, screening and a first score."""
+    subject = case.item.customer
     if isinstance(subject, EntityCustomer):
         # Paid registers the policy lists as optional are bought only if the first pass warrants it.
-        optional = [s for s in policy.spec.sources.optional_paid if s in REGISTERS and s not in mandatory]
-        registers = _fetch_registers(ctx, customer_id, subject.siren, [s for s in REGISTERS if s not in optional])
-    resolved = _resolve(subject, registers, now)
+        mandatory = set(getattr(case.policy.spec.sources.mandatory, subject.kind))
+        case.optional = [s for s in case.policy.spec.sources.optional_paid if s in REGISTERS and s not in mandatory]
+        case.registers = _fetch_registers(case.ctx, case.customer_id, subject.siren, [s for s in REGISTERS if s not in case.optional])
+    _screen_parties(case)
+    case.evaluation = _evaluate(case)
 
-    with session_scope(ctx.database_url) as session:
-        parties = subjects_of(item, resolved)
-        hits, list_checks, screen_stats = _screen(session, customer_id, parties, thresholds, mandatory_lists)
-        spent = _spent_this_month(session, optional, now) if optional else 0.0
 
-    checks, quality, quality_breakdown, conflicts, profile, score = _evaluate(item, resolved, registers, hits, list_checks, policy, now)
-    paid: dict[str, Any] = {}
-    if optional:
-        expected = sum(load_source_config(s).price_of(1) for s in optional)
-        allowed, reason = should_query_paid_sources(score.score, None, spent, policy, expected_cost_eur=expected)
-        paid = {"sources": optional, "queried": allowed, "reason": reason.value, "initial_risk": round(score.score, 4),
-                "spent_this_month_eur": round(spent, 2)}
-        if allowed:
-            registers.merge(_fetch_registers(ctx, customer_id, subject.siren, optional))
-            resolved = _resolve(subject, registers, now)
-            if {p.key for _, p in subjects_of(item, resolved)} != {p.key for _, p in parties}:
-                with session_scope(ctx.database_url) as session:
-                    parties = subjects_of(item, resolved)
-                    hits, list_checks, screen_stats = _screen(session, customer_id, parties, thresholds, mandatory_lists)
-            checks, quality, quality_breakdown, conflicts, profile, score = _evaluate(
-                item, resolved, registers, hits, list_checks, policy, now
-            )
-    result = decide(profile, score, policy, today)
-    outcome = result.outcome.value
-    pending = result.requires_human_review
+def _buy_paid_sources(case: _Case) -> None:
+    """The optional paid registers, when the first score and the month's budget allow; then re-evaluate."""
+    if not case.optional or case.evaluation is None:
+        return
+    with session_scope(case.ctx.database_url) as session:
+        month_start = case.now.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+        spent = call_ledger.spent_since(session, case.optional, month_start)
+    expected = sum(load_source_config(s).price_of(1) for s in case.optional)
+    first_score = case.evaluation.score.score
+    allowed, reason = should_query_paid_sources(first_score, None, spent, case.policy, expected_cost_eur=expected)
+    case.paid = {"sources": case.optional, "queried": allowed, "reason": reason.value, "initial_risk": round(first_score, 4),
+                 "spent_this_month_eur": round(spent, 2)}
+    if not allowed:
+        return
+    subject = case.item.customer
+    case.registers.merge(_fetch_registers(case.ctx, case.customer_id, subject.siren, case.optional))
+    _screen_parties(case)
+    case.evaluation = _evaluate(case)
 
-    with session_scope(ctx.database_url) as session:
-        if session.get(Decision, decision_id) is not None:  # a concurrent try finished first
-            return summary_of(session.get(Decision, decision_id), session.get(Customer, customer_id))
-        snapshot_hashes = _snapshot_hashes(session, registers.summary)
-        for role, hit in hits:
-            session.add(
-                ScreeningHit(
-                    customer_id=customer_id, subject_role=role, subject_key=hit.subject_key, list_key=hit.list_key,
-                    native_id=hit.entry_id, entry_hash=hit.content_hash, matched_name=hit.matched_name, score=hit.score,
-                    verdict=hit.verdict, explanation=hit.explanation, matcher_version=MATCHER_VERSION, run_id=ctx.run_id,
-                    created_at=now,
-                )
-            )
-        decision_dict = result.to_dict()
-        decision = Decision(
-            id=decision_id,
-            customer_id=customer_id,
-            run_id=ctx.run_id,
-            outcome=outcome,
-            status="pending_review" if pending else "final",
-            risk_level=result.risk_level.value,
-            score=score.score,
-            reasons=[r.to_dict() for r in result.reasons],
-            contributions=score.to_dict(),
-            documents=[d.to_dict() for d in result.documents],
-            policy_version=f"{policy.segment.value}:{policy.version}",
-            next_review_date=result.next_review_date,
-            created_at=now,
-            lineage={
-                "proposed_outcome": outcome,
-                "input_hash": input_hash(item),
-                "registry_snapshots": snapshot_hashes,
-                "sources": {k: v.model_dump(mode="json") for k, v in checks.items()},
-                "list_versions": active_list_hashes(session),
-                "matcher": {"version": MATCHER_VERSION, "review_threshold": thresholds.review, "match_threshold": thresholds.match},
-                "policy": policy.lineage(),
-                "scoring_version": score.scoring_version,
-                "rules_version": result.rules_version,
-                "profile": profile.model_dump(mode="json"),
-                "decision": decision_dict,
-                "data_quality": quality_breakdown,
-                "conflicts": conflicts,
-                "screening": {k: v for k, v in screen_stats.items() if k != "lists"},
-                "retry": result.retry,
-                "retry_sources": list(result.retry_sources),
-                "approvals_required": result.approvals_required,
-                "paid_sources": paid,
-            },
+
+def _lineage(session: Session, case: _Case, result: Any) -> dict[str, Any]:
+    """Everything needed to explain and reproduce the decision."""
+    ev = case.evaluation
+    thresholds = case.thresholds
+    return {
+        "proposed_outcome": result.outcome.value,
+        "input_hash": input_hash(case.item),
+        "registry_snapshots": snapshots.content_hashes(
+            session, {s: info.get("snapshot_ids") or [] for s, info in (case.registers.summary.get("sources") or {}).items()}
+        ),
+        "sources": {k: v.model_dump(mode="json") for k, v in ev.checks.items()},
+        "list_versions": active_list_hashes(session),
+        "matcher": {"version": MATCHER_VERSION, "review_threshold": thresholds.review, "match_threshold": thresholds.match},
+        "policy": case.policy.lineage(),
+        "scoring_version": ev.score.scoring_version,
+        "rules_version": result.rules_version,
+        "profile": ev.profile.model_dump(mode="json"),
+        "decision": result.to_dict(),
+        "data_quality": ev.quality_breakdown,
+        "conflicts": ev.conflicts,
+        "screening": {k: v for k, v in case.screen_stats.items() if k != "lists"},
+        "retry": result.retry,
+        "retry_sources": list(result.retry_sources),
+        "approvals_required": result.approvals_required,
+        "paid_sources": case.paid,
+    }
+
+
+def _hit_rows(case: _Case) -> list[ScreeningHit]:
+    return [
+        ScreeningHit(
+            customer_id=case.customer_id, subject_role=role, subject_key=hit.subject_key, list_key=hit.list_key,
+            native_id=hit.entry_id, entry_hash=hit.content_hash, matched_name=hit.matched_name, score=hit.score,
+            verdict=hit.verdict, explanation=hit.explanation, matcher_version=MATCHER_VERSION, run_id=case.ctx.run_id,
+            created_at=case.now,
         )
-        session.add(decision)
-        customer = session.get(Customer, customer_id)
-        customer.risk_level = result.risk_level.value
-        customer.next_review_date = result.next_review_date
-        customer.status = "pending_review" if pending else outcome
-        customer.flagged_for_review = outcome == "review"
-        customer.updated_at = now
-        session.flush()
-        common = {"actor": ctx.actor, "customer_id": customer_id, "case_id": decision_id, "run_id": ctx.run_id}
-        append_event(session, EventType.ENTITY_RESOLVED, payload={"kind": subject.kind, "conflicts": conflicts, "data_quality": quality,
-                     "missing_sources": [getattr(s, "value", s) for s in getattr(resolved, "missing_sources", ())]},
-                     idempotency_key=f"entity_resolved:{decision_id}", **common)
-        append_event(session, EventType.SCREENING_COMPLETED, payload={k: v for k, v in screen_stats.items()},
-                     idempotency_key=f"screening_completed:{decision_id}", **common)
-        append_event(session, EventType.SCORE_COMPUTED,
-                     payload={"score": score.score, "factors": {f.name: f.contribution for f in score.factors},
-                              "policy_hash": policy.content_hash}, idempotency_key=f"score_computed:{decision_id}", **common)
-        if result.documents:
-            append_event(session, EventType.DOCUMENT_REQUESTED, payload={"documents": [d.code for d in result.documents]},
-                         idempotency_key=f"document_requested:{decision_id}", **common)
+        for role, hit in case.hits
+    ]
+
+
+def _audit_stages(session: Session, case: _Case, result: Any) -> None:
+    """One audit event per stage of the assessment, keyed on the decision (a re-run writes none twice)."""
+    ev = case.evaluation
+    common = {"actor": case.ctx.actor, "customer_id": case.customer_id, "case_id": case.decision_id, "run_id": case.ctx.run_id}
+    missing = [getattr(s, "value", s) for s in getattr(case.resolved, "missing_sources", ())]
+    stages = [
+        (EventType.ENTITY_RESOLVED, {"kind": case.item.customer.kind, "conflicts": ev.conflicts, "data_quality": ev.quality,
+                                     "missing_sources": missing}),
+        (EventType.SCREENING_COMPLETED, dict(case.screen_stats)),
+        (EventType.SCORE_COMPUTED, {"score": ev.score.score, "factors": {f.name: f.contribution for f in ev.score.factors},
+                                    "policy_hash": case.policy.content_hash}),
+    ]
+    if result.documents:
+        stages.append((EventType.DOCUMENT_REQUESTED, {"documents": [d.code for d in result.documents]}))
+    for event_type, payload in stages:
+        append_event(session, event_type, payload=payload, idempotency_key=f"{event_type.value}:{case.decision_id}", **common)
+
+
+def _persist(case: _Case, result: Any) -> dict[str, Any]:
+    """Hits, decision, customer status and stage events in one transaction; the decision's summary."""
+    ev = case.evaluation
+    outcome, pending = result.outcome.value, result.requires_human_review
+    with session_scope(case.ctx.database_url) as session:
+        existing = decision_repo.get(session, case.decision_id)
+        if existing is not None:  # a concurrent try finished first
+            return summary_of(existing, customer_repo.get(session, case.customer_id))
+        decision = decision_repo.write_assessment(session, Decision(
+            id=case.decision_id, customer_id=case.customer_id, run_id=case.ctx.run_id, outcome=outcome,
+            status=decision_repo.PENDING_REVIEW if pending else decision_repo.FINAL, risk_level=result.risk_level.value,
+            score=ev.score.score, reasons=[r.to_dict() for r in result.reasons], contributions=ev.score.to_dict(),
+            documents=[d.to_dict() for d in result.documents], policy_version=f"{case.policy.segment.value}:{case.policy.version}",
+            next_review_date=result.next_review_date, created_at=case.now, lineage=_lineage(session, case, result),
+        ), _hit_rows(case))
+        customer = customer_repo.apply_decision(session, case.customer_id, outcome=outcome, pending=pending,
+                                                risk_level=result.risk_level.value, next_review_date=result.next_review_date,
+                                                moment=case.now)
+        _audit_stages(session, case, result)
         if not pending:
-            append_event(session, EventType.FINAL_DECISION,
-                         payload={"decision_id": decision_id, "outcome": outcome, "reasons": [c.value for c in result.reason_codes],
-                                  "reviewers": []}, idempotency_key=f"final_decision:{decision_id}", **common)
-        summary = summary_of(decision, customer)
-    log.info("customer %s: %s (score %.3f, %d hit(s))", customer_id, outcome, score.score, len(hits))
+            decision_repo.record_final(session, decision, outcome=outcome, actor=case.ctx.actor, run_id=case.ctx.run_id,
+                                       reasons=[c.value for c in result.reason_codes])
+        return summary_of(decision, customer)
+
+
+def assess_customer(ctx: AssessmentContext, customer_id: str) -> dict[str, Any]:
+    """Assess one registered customer in this run; returns the summary of the decision."""
+    case = _open_case(ctx, customer_id)
+    if isinstance(case, dict):
+        return case
+    _first_pass(case)
+    _buy_paid_sources(case)
+    result = decide(case.evaluation.profile, case.evaluation.score, case.policy, ctx.today or case.now.date())
+    summary = _persist(case, result)
+    log.info("customer %s: %s (score %.3f, %d hit(s))", customer_id, summary["outcome"], case.evaluation.score.score, len(case.hits))
     return summary

@@ -18,23 +18,25 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from kyc_core.customers.book import book_subjects
+from kyc_core.customers.subjects import split_subject
 from kyc_core.errors import UserError
 from kyc_core.lists.active import delta_parties
-from kyc_core.rescreen.parties import customer_parties, split_subject
 from kyc_core.screening.compare import DEFAULT_THRESHOLDS, MATCHER_VERSION, Thresholds
 from kyc_core.screening.index import CustomerIndex
 from kyc_core.screening.judgements import apply_judgements
 from kyc_core.screening.model import Hit, Judgement
+from kyc_core.store import customers as customer_repo
+from kyc_core.store import decisions as decision_repo
+from kyc_core.store import judgements as judgement_repo
 from kyc_core.store.audit import EventType, append_event
 from kyc_core.store.db import session_scope
-from kyc_core.store.models import AuditEvent, Customer, ListVersion, MatchJudgement, ScreeningHit
+from kyc_core.store.models import AuditEvent, ListVersion
 
 log = logging.getLogger(__name__)
 
-_HIT_UNIQUE = ("customer_id", "subject_key", "list_key", "native_id", "entry_hash", "run_id")
 _VERDICT_RANK = {"review": 1, "match": 2}
 
 
@@ -97,19 +99,15 @@ def unscreened_versions(session: Session) -> list[int]:
     return sorted(v for v in candidates if completed_key(v) not in done)
 
 
-def _judgements(session: Session, customer_ids: set[str]) -> list[Judgement]:
-    """Every judgement on the given customers, oldest first (the latest per pair wins)."""
-    if not customer_ids:
-        return []
-    rows = session.scalars(
-        select(MatchJudgement)
-        .where(MatchJudgement.customer_id.in_(sorted(customer_ids)))
-        .order_by(MatchJudgement.created_at, MatchJudgement.id)
-    )
-    return [
-        Judgement(f"{j.customer_id}|{j.subject_key}", j.list_key, j.native_id, j.entry_hash, j.verdict)
-        for j in rows
-    ]
+def versions_to_screen(database_url: str, named: Iterable[int]) -> list[int]:
+    """The named versions plus every activated version never screened; an unknown named id is an error."""
+    named = set(named)
+    with session_scope(database_url) as session:
+        known = {v.id for v in (session.get(ListVersion, v) for v in sorted(named)) if v is not None}
+        missed = set(unscreened_versions(session))
+    if named - known:
+        raise UserError(f"unknown list version(s): {sorted(named - known)}")
+    return sorted(named | missed)
 
 
 def _segment_verdicts(
@@ -123,19 +121,6 @@ def _segment_verdicts(
         if verdict != "no_match":
             kept.append(replace(hit, verdict=verdict))
     return kept
-
-
-def _insert_hit(session: Session, row: dict[str, Any]) -> int | None:
-    """INSERT ... ON CONFLICT DO NOTHING on the hit's identity; the new row id, or None when it existed."""
-    module = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
-    statement = (
-        module.insert(ScreeningHit.__table__)
-        .values(row)
-        .on_conflict_do_nothing(index_elements=list(_HIT_UNIQUE))
-        .returning(ScreeningHit.__table__.c.id)
-    )
-    found = session.connection().execute(statement).first()
-    return None if found is None else int(found[0])
 
 
 def _hit_row(hit: Hit, version: ListVersion, moment: datetime) -> dict[str, Any]:
@@ -174,17 +159,15 @@ def _screen_version(
     entries = delta_parties(session, version.id)
     hits = _segment_verdicts(index.screen_delta(entries), segments, per_segment, default)
     concerned = {split_subject(h.subject_key)[0] for h in hits}
-    judged = apply_judgements(hits, _judgements(session, concerned))
+    judged = apply_judgements(hits, [Judgement(*j) for j in judgement_repo.for_customers(session, concerned, book_keys=True)])
     new_by_customer: dict[str, list[tuple[int, dict[str, Any]]]] = defaultdict(list)
     for hit in judged.open:
         row = _hit_row(hit, version, moment)
-        hit_id = _insert_hit(session, row)
+        hit_id = decision_repo.insert_hit_once(session, row)
         if hit_id is not None:
             new_by_customer[row["customer_id"]].append((hit_id, row))
     for customer_id, rows in sorted(new_by_customer.items()):
-        customer = session.get(Customer, customer_id)
-        customer.flagged_for_review = True
-        customer.updated_at = moment
+        customer_repo.flag(session, customer_id, moment=moment)
         append_event(
             session,
             EventType.CUSTOMER_FLAGGED,
@@ -275,8 +258,8 @@ def delta_rescreen(
         missing = [v for v, row in zip(wanted, versions, strict=True) if row is None]
         if missing:
             raise UserError(f"list version(s) {', '.join(map(str, missing))} do not exist")
-        subjects = customer_parties(session)
-        segments = {cid: segment for cid, segment in session.execute(select(Customer.id, Customer.segment))}
+        subjects = book_subjects(session)
+        segments = customer_repo.segments(session, {split_subject(s.key)[0] for s in subjects})
         index = CustomerIndex(subjects, screen_at)
         results = [
             _screen_version(

@@ -8,7 +8,7 @@ from typing import Any, Generic, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from kyc_core.onboarding.request import PepCategory
+from kyc_core.customers.request import PepCategory
 from kyc_core.sources.models import Address, BeneficialOwnersAvailability, BodaccKind, ControlMode
 
 T = TypeVar("T")

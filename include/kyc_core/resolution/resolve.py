@@ -14,7 +14,7 @@ from datetime import date, datetime, time
 from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
-from kyc_core.onboarding.request import DeclaredPerson, EntityCustomer, PersonCustomer
+from kyc_core.customers.request import DeclaredPerson, EntityCustomer, PersonCustomer
 from kyc_core.resolution.model import (
     Activity,
     Conflict,

@@ -10,7 +10,8 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
@@ -58,6 +59,26 @@ class RawResponse:
     headers: Mapping[str, str]
 
 
+@contextmanager
+def client_errors_classified(source: str, operation: str, *, url_kind: str = "base URL") -> Iterator[None]:
+    """The one place where aiohttp's exceptions become the source error taxonomy."""
+    try:
+        yield
+    except TimeoutError as exc:
+        raise SourceTimeout(source, "no complete answer within the timeout", operation=operation) from exc
+    except aiohttp.ClientPayloadError as exc:
+        # The server closed before sending Content-Length bytes: a cut-off body, not a network blip.
+        raise MalformedResponse(source, "truncated body (payload incomplete)", operation=operation) from exc
+    except aiohttp.InvalidURL as exc:
+        raise SourceUnusable(source, f"invalid {url_kind} in configuration", operation=operation) from exc
+    except aiohttp.ClientResponseError as exc:
+        raise TransientSourceError(
+            source, f"unreadable HTTP response ({exc.status})", operation=operation, http_status=exc.status
+        ) from exc
+    except aiohttp.ClientError as exc:
+        raise TransientSourceError(source, f"connection error ({type(exc).__name__})", operation=operation) from exc
+
+
 async def request_json(
     session: aiohttp.ClientSession,
     method: str,
@@ -73,7 +94,7 @@ async def request_json(
     refine: Refine | None = None,
 ) -> RawResponse:
     """Perform exactly one HTTP request and return its JSON, or raise the classified SourceError."""
-    try:
+    with client_errors_classified(source, operation):
         if semaphore is None:
             status, body, resp_headers, content_type, final_url = await _send(
                 session, method, url, params, headers, json_body, timeout
@@ -83,21 +104,6 @@ async def request_json(
                 status, body, resp_headers, content_type, final_url = await _send(
                     session, method, url, params, headers, json_body, timeout
                 )
-    except TimeoutError as exc:
-        raise SourceTimeout(source, "no answer within the timeout", operation=operation) from exc
-    except aiohttp.ClientPayloadError as exc:
-        # The server closed before sending Content-Length bytes: a cut-off body, not a network blip.
-        raise MalformedResponse(source, "truncated body (payload incomplete)", operation=operation) from exc
-    except aiohttp.InvalidURL as exc:
-        raise SourceUnusable(source, "invalid base URL in configuration", operation=operation) from exc
-    except aiohttp.ClientResponseError as exc:
-        raise TransientSourceError(
-            source, f"unreadable HTTP response ({exc.status})", operation=operation, http_status=exc.status
-        ) from exc
-    except aiohttp.ClientError as exc:
-        raise TransientSourceError(
-            source, f"connection error ({type(exc).__name__})", operation=operation
-        ) from exc
     log.debug("source=%s operation=%s status=%s bytes=%d", source, operation, status, len(body))
     if refine is not None and not 200 <= status < 300:
         refined = refine(status, body)

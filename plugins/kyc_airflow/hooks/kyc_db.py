@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from urllib.parse import quote
-
 from airflow.sdk.bases.hook import BaseHook
 from airflow.sdk.log import mask_secret
 from sqlalchemy.engine import make_url
@@ -13,7 +11,10 @@ class KycDatabaseHook(BaseHook):
     """
     The KYC database behind an Airflow Connection.
 
-    :param kyc_conn_id: connection id; a `kyc_database` connection with extra `url`, or a `postgres` one.
+    A `kyc_database` connection with extra `url` (any SQLAlchemy URL, e.g. the embedded SQLite of the demo),
+    or the host/login/password/schema of a PostgreSQL server, turned into a URL by the postgres provider's hook.
+
+    :param kyc_conn_id: connection id.
     """
 
     conn_name_attr = "kyc_conn_id"
@@ -36,11 +37,13 @@ class KycDatabaseHook(BaseHook):
                 # A password inside the URL extra is not a field Airflow knows to hide.
                 mask_secret(password)
             return url
-        login = quote(conn.login or "", safe="")
-        password = f":{quote(conn.password, safe='')}" if conn.password else ""
-        auth = f"{login}{password}@" if login else ""
-        port = f":{conn.port}" if conn.port else ""
-        return f"postgresql+psycopg://{auth}{conn.host or '127.0.0.1'}{port}/{conn.schema or 'kyc'}"
+        # A PostgreSQL server given by fields: the postgres provider builds the URL (IAM tokens, query options).
+        from airflow.providers.postgres.hooks.postgres import PostgresHook
+
+        pg = PostgresHook(postgres_conn_id=self.kyc_conn_id, sqlalchemy_scheme="postgresql+psycopg")
+        url = pg.sqlalchemy_url
+        url = url.set(host=url.host or "127.0.0.1", database=url.database or "kyc")
+        return url.render_as_string(hide_password=False)
 
     def test_connection(self) -> tuple[bool, str]:
         """Used by the UI's Test button: reach the database and report its schema revision."""

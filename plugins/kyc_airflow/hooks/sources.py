@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 from airflow.sdk.bases.hook import BaseHook
+
+if TYPE_CHECKING:
+    from kyc_core.registry import RegistryEndpoints
 
 
 @dataclass(frozen=True)
@@ -72,3 +76,29 @@ class SanctionsListHook(_SourceHook):
     default_conn_name = "kyc_sanctions_lists"
     conn_type = "sanctions_list"
     hook_name = "Sanctions list download"
+
+
+def _truthy(value: Any) -> bool:
+    """A connection extra read as a flag ("true", "1", True...)."""
+    if isinstance(value, str):
+        return value.strip().lower() in ("1", "true", "yes", "on")
+    return bool(value)
+
+
+def registry_endpoints(
+    sirene_conn_id: str = "kyc_sirene", rne_conn_id: str = "kyc_rne", bodacc_conn_id: str = "kyc_bodacc"
+) -> RegistryEndpoints:
+    """Base URLs and credentials of the registers from their connections (RNE extra `rbe_entitled`)."""
+    from kyc_core.registry import RegistryEndpoints, SourceAccess
+
+    def access(endpoint) -> SourceAccess:
+        return SourceAccess(endpoint.base_url, login=endpoint.login, secret=endpoint.secret)
+
+    rne_hook = RneHook(rne_conn_id)
+    entitled = _truthy(rne_hook.get_connection(rne_conn_id).extra_dejson.get("rbe_entitled", False))
+    return RegistryEndpoints(
+        sirene=access(SireneHook(sirene_conn_id).get_endpoint()),
+        rne=access(rne_hook.get_endpoint()),
+        bodacc=access(BodaccHook(bodacc_conn_id).get_endpoint()),
+        rbe_entitled=entitled,
+    )

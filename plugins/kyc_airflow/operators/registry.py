@@ -24,34 +24,6 @@ class RegistrySourceUnavailable(AirflowException):
     """A register could not answer now (outage, open breaker, spent quota): a later try may succeed."""
 
 
-def _truthy(value: Any) -> bool:
-    """A connection extra read as a flag ("true", "1", True...)."""
-    if isinstance(value, str):
-        return value.strip().lower() in ("1", "true", "yes", "on")
-    return bool(value)
-
-
-def registry_endpoints(
-    sirene_conn_id: str = "kyc_sirene", rne_conn_id: str = "kyc_rne", bodacc_conn_id: str = "kyc_bodacc"
-) -> RegistryEndpoints:
-    """Base URLs and credentials of the registers from their connections (RNE extra `rbe_entitled`)."""
-    from kyc_core.registry import RegistryEndpoints, SourceAccess
-
-    from kyc_airflow.hooks.sources import BodaccHook, RneHook, SireneHook
-
-    def access(endpoint) -> SourceAccess:
-        return SourceAccess(endpoint.base_url, login=endpoint.login, secret=endpoint.secret)
-
-    rne_hook = RneHook(rne_conn_id)
-    entitled = _truthy(rne_hook.get_connection(rne_conn_id).extra_dejson.get("rbe_entitled", False))
-    return RegistryEndpoints(
-        sirene=access(SireneHook(sirene_conn_id).get_endpoint()),
-        rne=access(rne_hook.get_endpoint()),
-        bodacc=access(BodaccHook(bodacc_conn_id).get_endpoint()),
-        rbe_entitled=entitled,
-    )
-
-
 class FetchRegistryDataOperator(BaseOperator):
     """
     Fetch one company from every French register behind its circuit breaker and snapshot the raw answers.
@@ -97,6 +69,8 @@ class FetchRegistryDataOperator(BaseOperator):
 
     def registry_endpoints(self) -> RegistryEndpoints:
         """Base URLs and credentials from the three source connections."""
+        from kyc_airflow.hooks.sources import registry_endpoints
+
         return registry_endpoints(self.sirene_conn_id, self.rne_conn_id, self.bodacc_conn_id)
 
     def execute(self, context: Any) -> dict[str, Any]:

@@ -11,9 +11,6 @@ from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
 
 from kyc_airflow.runtime import kyc_database_url, run_id_of
 
-#: Reviewers see this many reasons and hits in the form; the rest are in `kyc case show`.
-_TOP = 5
-
 
 class FourEyesReviewOperator(HITLOperator):
     """
@@ -41,7 +38,7 @@ class FourEyesReviewOperator(HITLOperator):
         response_timeout: timedelta | None = timedelta(days=7),
         **kwargs: Any,
     ) -> None:
-        from kyc_core.cases.review import REVIEW_OPTIONS
+        from kyc_core.cases.options import REVIEW_OPTIONS
 
         # The DAG's own params reach every operator; a review form shows only its rationale field.
         kwargs.pop("params", None)
@@ -72,29 +69,26 @@ class FourEyesReviewOperator(HITLOperator):
         return list(self.reviewers or get_settings().reviewers)
 
     def execute(self, context: Any) -> Any:
-        from kyc_core.cases.review import other_reviewers, reviews_of
+        from kyc_core.cases.review import FourEyesViolation, other_reviewers, review_brief
         from kyc_core.store.db import session_scope
-        from kyc_core.store.models import Decision, ScreeningHit
 
         summary = self.assessment or {}
         if not summary.get("requires_review"):
             raise AirflowSkipException("no human review required for this decision")
         decision_id = summary["decision_id"]
-        with session_scope(kyc_database_url(self.kyc_conn_id)) as session:
-            decision = session.get(Decision, decision_id)
-            if decision is None:
-                raise AirflowFailException(f"decision {decision_id} not found")
-            done = [r["reviewer_id"] for r in reviews_of(session, decision_id)]
-            hits = session.query(ScreeningHit).filter_by(customer_id=decision.customer_id, run_id=decision.run_id).order_by(
-                ScreeningHit.score.desc()
-            )[:_TOP]
-            self.subject = f"KYC {decision.lineage.get('proposed_outcome', decision.outcome)} — review {self.stage}/2 — customer {decision.customer_id[:8]}"
-            self.body = _body(decision, hits, done)
+        try:
+            with session_scope(kyc_database_url(self.kyc_conn_id)) as session:
+                brief = review_brief(session, decision_id, self.stage)
+        except FourEyesViolation as exc:
+            raise AirflowFailException(str(exc)) from None
+        self.subject, self.body = brief.subject, brief.body
         allowed = self._allowed()
         if allowed:
-            remaining = other_reviewers(allowed, done)
+            remaining = other_reviewers(allowed, brief.reviewed_by)
             if not remaining:
-                raise AirflowFailException(f"no allowed reviewer left for stage {self.stage} (allowed: {allowed}, already: {done})")
+                raise AirflowFailException(
+                    f"no allowed reviewer left for stage {self.stage} (allowed: {allowed}, already: {brief.reviewed_by})"
+                )
             self.assigned_users = [{"id": user, "name": user} for user in remaining]
         self.log.info("decision %s waits for review %d/2", decision_id, self.stage)
         return super().execute(context)
@@ -127,22 +121,3 @@ class FourEyesReviewOperator(HITLOperator):
         self.log.info("decision %s: review %d/2 recorded (%s by %s)", decision_id, self.stage, review.choice, review.reviewer_id)
         return {"decision_id": decision_id, "stage": self.stage, "reviewer": review.reviewer_id, "choice": review.choice}
 
-
-def _body(decision: Any, hits: list[Any], done: list[str]) -> str:
-    """Markdown for the reviewer: outcome, score, top reasons, documents, hits; no names or document numbers."""
-    lines = [
-        f"**Proposed outcome:** `{decision.lineage.get('proposed_outcome', decision.outcome)}`  ",
-        f"**Score:** {decision.score:.3f} (risk {decision.risk_level})  " if decision.score is not None else "",
-        f"**Customer id:** `{decision.customer_id}`  **Decision id:** `{decision.id}`",
-        "",
-        "**Top reasons**",
-        *[f"- `{r.get('code')}`: {r.get('text')}" for r in decision.reasons[:_TOP]],
-    ]
-    if decision.documents:
-        lines += ["", "**Documents to request**", *[f"- {d.get('label', d.get('code'))}" for d in decision.documents]]
-    if hits:
-        lines += ["", "**Screening hits**", *[f"- {h.subject_role}: `{h.list_key}:{h.native_id}` score {h.score:.3f} ({h.verdict})" for h in hits]]
-    if done:
-        lines += ["", f"Already reviewed by: {', '.join(done)} (a different person must answer)."]
-    lines += ["", f"Full case file: `kyc case show {decision.id}`"]
-    return "\n".join(line for line in lines if line is not None)

@@ -13,8 +13,8 @@ log = logging.getLogger(__name__)
 def validate_request(conf: dict[str, Any], context: dict[str, Any]) -> int:
     """Validate the trigger's conf; on failure record `input_rejected` and fail without retry."""
     from airflow.sdk.exceptions import AirflowFailException
-    from kyc_core.onboarding.customers import record_rejection
-    from kyc_core.onboarding.request import InvalidRequest, parse_request
+    from kyc_core.customers.registration import record_rejection
+    from kyc_core.customers.request import InvalidRequest, parse_request
     from kyc_core.store.db import session_scope
 
     try:
@@ -31,8 +31,8 @@ def validate_request(conf: dict[str, Any], context: dict[str, Any]) -> int:
 
 def register_customers(conf: dict[str, Any], context: dict[str, Any]) -> list[str]:
     """Persist every customer of the request (idempotent) and return their ids."""
-    from kyc_core.onboarding.customers import register_batch
-    from kyc_core.onboarding.request import parse_request
+    from kyc_core.customers.registration import register_batch
+    from kyc_core.customers.request import parse_request
     from kyc_core.store.db import session_scope
 
     request = parse_request(conf)
@@ -48,7 +48,7 @@ def assessment_context(context: dict[str, Any]) -> Any:
     from kyc_core.onboarding.pipeline import AssessmentContext
     from kyc_core.settings import get_settings
 
-    from kyc_airflow.operators.registry import registry_endpoints
+    from kyc_airflow.hooks.sources import registry_endpoints
 
     try:
         endpoints = registry_endpoints()
@@ -75,34 +75,16 @@ def assess(customer_id: str, context: dict[str, Any]) -> dict[str, Any]:
     return summary
 
 
-def run_link(context: dict[str, Any]) -> str | None:
-    """Link to this run in the Airflow UI."""
-    from urllib.parse import quote
-
-    from airflow.sdk.configuration import conf
-
-    base = conf.get("api", "base_url", fallback=None)
-    dag_run = context.get("dag_run")
-    if not base or dag_run is None:
-        return None
-    return f"{base.rstrip('/')}/dags/{dag_run.dag_id}/runs/{quote(dag_run.run_id, safe='')}"
-
-
 def notify(summary: dict[str, Any], context: dict[str, Any]) -> bool:
     """E-mail compliance for EDD, reject and strong sanctions hits; True when a message was sent."""
-    from airflow.providers.smtp.notifications.smtp import SmtpNotifier
-    from kyc_core.notify import compliance_notice, needs_notice
-    from kyc_core.settings import get_settings
+    from kyc_core.notify import needs_notice
+
+    from kyc_airflow.notifiers.compliance import ComplianceNotifier
 
     if not needs_notice(summary):
         log.info("customer %s: %s, no notice needed", summary["customer_id"], summary["outcome"])
         return False
-    notice = compliance_notice(summary, run_link(context))
-    settings = get_settings()
-    SmtpNotifier(
-        to=settings.compliance_email, from_email=settings.mail_from, subject=notice.subject, html_content=notice.html,
-        smtp_conn_id="kyc_smtp",
-    ).notify(context)
+    ComplianceNotifier(summary=summary).notify(context)
     log.info("customer %s: notice sent to compliance", summary["customer_id"])
     return True
 
@@ -113,17 +95,12 @@ def finalize(summary: dict[str, Any], context: dict[str, Any]) -> dict[str, Any]
     from kyc_core.cases.review import FourEyesViolation
     from kyc_core.cases.review import finalize as finalize_decision
     from kyc_core.store.db import session_scope
-    from kyc_core.store.models import Customer
 
     try:
         with session_scope(kyc_database_url()) as session:
-            decision = finalize_decision(
+            outcome = finalize_decision(
                 session, summary["decision_id"], approvals_required=2, actor=actor_for(context), run_id=run_id_of(context)
-            )
-            customer = session.get(Customer, decision.customer_id)
-            customer.status = decision.outcome
-            customer.flagged_for_review = decision.outcome == "review"
-            outcome = decision.outcome
+            ).outcome
     except FourEyesViolation as exc:
         raise AirflowFailException(str(exc)) from None
     log.info("decision %s final: %s", summary["decision_id"], outcome)

@@ -28,7 +28,7 @@ def _lists_endpoint(conn_id: str | None = None) -> tuple[str, dict[str, Any]]:
 
 def plan_lists(conn_id: str | None = None) -> list[str]:
     """Keys of the lists to refresh: the connection extra's `enabled`, else the defaults."""
-    from kyc_core.rescreen.sources import enabled_lists, resolve_source
+    from kyc_core.lists.sources import enabled_lists, resolve_source
 
     base_url, extra = _lists_endpoint(conn_id)
     keys = enabled_lists(extra)
@@ -42,8 +42,8 @@ def plan_lists(conn_id: str | None = None) -> list[str]:
 def refresh_one(list_key: str, context: dict[str, Any], conn_id: str | None = None) -> dict[str, Any]:
     """Download, validate, store and activate one list; a refused file fails the task after it is recorded."""
     from airflow.sdk.exceptions import AirflowFailException
-    from kyc_core.rescreen.refresh import outcome_summary, refresh_list
-    from kyc_core.rescreen.sources import resolve_source
+    from kyc_core.lists.refresh import outcome_summary, refresh_list
+    from kyc_core.lists.sources import resolve_source
     from kyc_core.resilience import CallContext, build_guard
 
     base_url, extra = _lists_endpoint(conn_id)
@@ -65,7 +65,7 @@ def refresh_one(list_key: str, context: dict[str, Any], conn_id: str | None = No
 def publish_changes(outcomes: Iterable[Mapping[str, Any]], context: dict[str, Any]) -> dict[str, Any]:
     """Attach what changed to the Asset event, or skip (no event) when no list was activated."""
     from airflow.sdk.exceptions import AirflowSkipException
-    from kyc_core.rescreen.refresh import asset_extra
+    from kyc_core.lists.refresh import asset_extra
 
     extra = asset_extra(o for o in outcomes if o)
     if extra is None:
@@ -78,26 +78,20 @@ def publish_changes(outcomes: Iterable[Mapping[str, Any]], context: dict[str, An
 def versions_to_screen(context: dict[str, Any], requested: Iterable[int] = ()) -> list[int]:
     """Versions named by the triggering events or the run's conf, plus any activated version never screened."""
     from airflow.sdk.exceptions import AirflowFailException
-    from kyc_core.rescreen.delta import unscreened_versions, version_ids_from_extras
-    from kyc_core.store.db import session_scope
-    from kyc_core.store.models import ListVersion
-    from sqlalchemy import select
+    from kyc_core.errors import UserError
+    from kyc_core.rescreen.delta import version_ids_from_extras
+    from kyc_core.rescreen.delta import versions_to_screen as plan
 
     events = context.get("triggering_asset_events") or {}
     extras = [event.extra for batch in events.values() for event in batch]
     named = set(version_ids_from_extras(extras)) | {int(v) for v in requested}
-    with session_scope(kyc_database_url()) as session:
-        known = (
-            set(session.scalars(select(ListVersion.id).where(ListVersion.id.in_(sorted(named)))))
-            if named
-            else set()
-        )
-        missed = set(unscreened_versions(session))
-    if named - known:
+    try:
+        wanted = plan(kyc_database_url(), named)
+    except UserError as exc:
         # A wrong id in a manual run's conf: retrying cannot fix it.
-        raise AirflowFailException(f"unknown list version(s): {sorted(named - known)}")
-    log.info("versions from events/conf: %s; never screened: %s", sorted(named), sorted(missed - named))
-    return sorted(named | missed)
+        raise AirflowFailException(str(exc)) from None
+    log.info("versions from events/conf: %s; never screened: %s", sorted(named), sorted(set(wanted) - named))
+    return wanted
 
 
 def screen_delta(version_ids: list[int], context: dict[str, Any]) -> dict[str, Any]:

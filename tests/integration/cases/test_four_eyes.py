@@ -8,7 +8,8 @@ from datetime import UTC, datetime
 
 import pytest
 from kyc_core.cases.casefile import load_case, render_csv, render_text
-from kyc_core.cases.review import CONFIRM, OVERTURN, FourEyesViolation, Review, finalize, record_review
+from kyc_core.cases.options import CONFIRM, OVERTURN
+from kyc_core.cases.review import FourEyesViolation, Review, finalize, record_review
 from kyc_core.errors import UserError
 from kyc_core.store import migrate
 from kyc_core.store.audit import verify_chain
@@ -58,6 +59,11 @@ def test_two_distinct_confirmations_make_it_final(db_url):
         assert verify_chain(s).ok
         final = s.scalars(select(AuditEvent).where(AuditEvent.event_type == "final_decision")).one()
         assert json.loads(final.payload)["reviewers"] == ["analyst1", "analyst2"]
+        # The reviewers, not whoever triggered the run, made the decision; the proposal row is never edited.
+        assert final.actor == "user:analyst1+user:analyst2"
+        row = s.get(Decision, did)
+        assert (row.outcome, row.status) == ("reject", "pending_review")
+        assert s.get(Customer, row.customer_id).status == "reject"
 
 
 def test_same_person_twice_is_refused(db_url):

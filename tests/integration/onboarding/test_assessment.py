@@ -6,9 +6,9 @@ import json
 
 import pytest
 from kyc_core.cases.review import CONFIRM, Review, finalize, record_review
-from kyc_core.onboarding.customers import register_batch
+from kyc_core.customers.registration import register_batch
+from kyc_core.customers.request import parse_request
 from kyc_core.onboarding.pipeline import AssessmentContext, assess_customer
-from kyc_core.onboarding.request import parse_request
 from kyc_core.policy import load_policy_by_hash
 from kyc_core.registry.endpoints import RegistryEndpoints
 from kyc_core.resilience import MemoryBackend

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 from kyc_core.countries import iso2
-from kyc_core.onboarding.customers import register_customer
-from kyc_core.onboarding.request import DeclaredPerson, EntityCustomer, OnboardingCustomer
+from kyc_core.customers.registration import register_customer
+from kyc_core.customers.request import DeclaredPerson, EntityCustomer, OnboardingCustomer
 from kyc_core.store.db import session_scope
 from kyc_dev.emulator.dataset import Company, Person
 

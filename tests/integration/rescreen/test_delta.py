@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from datetime import UTC, datetime
 
 import pytest
 from kyc_core.countries import iso2
+from kyc_core.customers.book import book_subjects as customer_parties
+from kyc_core.customers.subjects import split_subject
 from kyc_core.lists.active import delta_parties
+from kyc_core.lists.refresh import asset_extra, outcome_summary, refresh_list
 from kyc_core.rescreen.delta import delta_rescreen, unscreened_versions, version_ids_from_extras
-from kyc_core.rescreen.parties import customer_parties, split_subject
-from kyc_core.rescreen.refresh import asset_extra, outcome_summary, refresh_list
 from kyc_core.screening.index import CustomerIndex
 from kyc_core.store.db import session_scope
 from kyc_core.store.models import AuditEvent, Customer, MatchJudgement, RegistrySnapshot, ScreeningHit
@@ -184,8 +186,8 @@ def test_first_load_screens_every_entry_and_finds_every_listed_person(world, sto
 
 
 def test_a_person_customer_named_in_a_new_designation_is_flagged(world, store):
-    from kyc_core.onboarding.customers import register_customer
-    from kyc_core.onboarding.request import OnboardingCustomer, PersonCustomer
+    from kyc_core.customers.registration import register_customer
+    from kyc_core.customers.request import OnboardingCustomer, PersonCustomer
     from kyc_dev.emulator import lists as emulated
 
     positive = next(p for p in world["positives"] if p.positive_id == "KP0006")
@@ -211,3 +213,27 @@ def test_a_person_customer_named_in_a_new_designation_is_flagged(world, store):
         hit = session.scalars(select(ScreeningHit).where(ScreeningHit.customer_id == customer_id)).one()
     assert (hit.subject_role, hit.verdict, hit.native_id) == ("customer", "match", str(entry.uid))
     assert hit.explanation["birth_date"]["contribution"] > 0
+
+
+def test_a_company_listed_under_its_registered_legal_name_is_found(world, store):
+    """The declared (trade) name matches nothing; the legal name in the RNE answer is a new designation."""
+    with session_scope(store) as session:
+        added = [p for v in world["v2"] for p in delta_parties(session, v) if p.entry_type == "organization"]
+    assert added, "the emulated version 2 adds no organisation: the fixture no longer covers this case"
+    listed = added[0]
+    ordinary = world["dataset"].company_at(ORDINARY[0])
+    customer_id = world["customers"][ordinary.siren]
+    registered = replace(ordinary, name=listed.names[0])
+    with session_scope(store) as session:
+        session.add(
+            RegistrySnapshot(
+                source="rne", operation="company", request_key=f"companies/{ordinary.siren}", customer_id=customer_id,
+                content_hash="1" * 64, payload=json.dumps(formats.rne_company(registered)), http_status=200,
+                from_cache=False, fetched_at=datetime.now(UTC),
+            )
+        )
+    delta_rescreen(store, world["v2"], actor="test", run_id="legal-name")
+    assert customer_id in _flagged(store)
+    with session_scope(store) as session:
+        hits = session.scalars(select(ScreeningHit).where(ScreeningHit.customer_id == customer_id)).all()
+    assert {(h.subject_role, h.native_id) for h in hits} >= {("customer", listed.entry_id)}

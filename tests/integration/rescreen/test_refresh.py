@@ -6,8 +6,8 @@ import json
 
 import pytest
 from kyc_core.errors import MalformedResponse
+from kyc_core.lists.refresh import asset_extra, outcome_summary, refresh_list
 from kyc_core.lists.versions import active_version
-from kyc_core.rescreen.refresh import asset_extra, outcome_summary, refresh_list
 from kyc_core.store.db import session_scope
 from kyc_core.store.models import AuditEvent, ListVersion, SourceCall
 from kyc_dev.emulator import lists as emulated
@@ -121,7 +121,7 @@ def test_cut_connection_is_retried_then_fails_without_writing_a_version(emulator
 
 
 def test_a_file_holding_another_list_is_refused(emulator, sources, make_guard, store):
-    from kyc_core.rescreen.sources import resolve_source
+    from kyc_core.lists.sources import resolve_source
 
     wrong = resolve_source(
         "un_sc", emulator.root + "/lists", {"lists": {"un_sc": sources["eu_fsf"].files[0].url}}

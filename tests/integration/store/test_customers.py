@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import json
 
-from kyc_core.onboarding.customers import record_rejection, register_batch
-from kyc_core.onboarding.request import InvalidRequest, parse_request
+from kyc_core.customers.registration import record_rejection, register_batch
+from kyc_core.customers.request import InvalidRequest, parse_request
 from kyc_core.store import migrate
 from kyc_core.store.audit import verify_chain
 from kyc_core.store.db import session_scope

@@ -33,7 +33,7 @@ def test_every_connection_is_documented():
     ids = set()
     for path in (REPO / "plugins").rglob("*.py"):
         ids |= set(re.findall(r'default_conn_name = "([a-z_]+)"', path.read_text()))
-        ids |= set(re.findall(r'smtp_conn_id="([a-z_]+)"', path.read_text()))
+        ids |= set(re.findall(r'smtp_conn_id(?:: str)? ?= ?"([a-z_]+)"', path.read_text()))
     assert "kyc_db" in ids and "kyc_smtp" in ids
     for conn_id in ids:
         assert f"`{conn_id}`" in README, conn_id

@@ -5,7 +5,7 @@ from __future__ import annotations
 import copy
 
 import pytest
-from kyc_core.onboarding.request import (
+from kyc_core.customers.request import (
     InvalidRequest,
     parse_request,
     request_json_schema,

@@ -3,11 +3,17 @@
 from __future__ import annotations
 
 import pytest
+from kyc_core.customers.subjects import (
+    customer_subjects,
+    declared_parties,
+    in_book,
+    split_subject,
+    subject_key,
+)
 from kyc_core.errors import UserError
+from kyc_core.lists.refresh import asset_extra
+from kyc_core.lists.sources import enabled_lists, resolve_source
 from kyc_core.rescreen.delta import version_ids_from_extras
-from kyc_core.rescreen.parties import profile_subjects, split_subject, subject_key
-from kyc_core.rescreen.refresh import asset_extra
-from kyc_core.rescreen.sources import enabled_lists, resolve_source
 
 
 def test_default_files_are_relative_to_the_base_url():
@@ -77,7 +83,7 @@ def test_profile_subjects_keys_are_stable_and_role_tagged():
             ],
         }
     }
-    subjects = profile_subjects("c-1", profile)
+    subjects = in_book("c-1", customer_subjects(profile, declared_parties(profile)))
     assert [split_subject(s.key)[2] for s in subjects] == ["customer", "officer", "owner"]
     officer, owner = subjects[1], subjects[2]
     # Case and spacing do not change who a person is; alpha-3 countries become alpha-2.

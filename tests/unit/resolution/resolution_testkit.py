@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from kyc_core.onboarding.request import EntityCustomer
+from kyc_core.customers.request import EntityCustomer
 from kyc_core.sources import bodacc, rne, sirene
 from kyc_core.sources.models import (
     Address,

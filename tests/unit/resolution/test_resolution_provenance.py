@@ -6,7 +6,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import pytest
-from kyc_core.onboarding.request import PersonCustomer
+from kyc_core.customers.request import PersonCustomer
 from kyc_core.resolution import (
     Provenance,
     ResolvedEntity,

@@ -17,9 +17,9 @@ from typing import Any
 
 from kyc_core.errors import UserError
 from kyc_core.lists.detect import parse_path
+from kyc_core.lists.download import download_source
+from kyc_core.lists.sources import ListSource
 from kyc_core.lists.versions import LoadOutcome, record_refusal, store_parsed
-from kyc_core.rescreen.download import download_source
-from kyc_core.rescreen.sources import ListSource
 from kyc_core.resilience.guard import SourceGuard
 from kyc_core.store.db import session_scope
 

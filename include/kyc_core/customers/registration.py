@@ -9,9 +9,9 @@ from datetime import UTC, datetime
 
 from sqlalchemy.orm import Session
 
-from kyc_core.onboarding.request import InvalidRequest, OnboardingCustomer, OnboardingRequest
+from kyc_core.customers.request import InvalidRequest, OnboardingCustomer, OnboardingRequest
+from kyc_core.store import customers as customer_repo
 from kyc_core.store.audit import EventType, append_event, canonical_json
-from kyc_core.store.models import Customer
 
 # Fixed namespace so the same business reference always maps to the same customer id.
 _CUSTOMER_NS = uuid.UUID("6f0c8a4e-2f1b-5d7e-9c3a-4b8e1d2f6a90")
@@ -52,35 +52,13 @@ def register_customer(session: Session, item: OnboardingCustomer, *, actor: str,
     ref = customer_ref(item)
     cid = customer_id_for(ref)
     digest = input_hash(item)
-    now = datetime.now(UTC)
     subject = item.customer
-    existing = session.get(Customer, cid)
-    created = existing is None
-    changed = created or existing.input_hash != digest
-    if created:
-        session.add(
-            Customer(
-                id=cid,
-                customer_ref=ref,
-                kind=subject.kind,
-                segment=item.segment.value,
-                channel=item.channel,
-                siren=getattr(subject, "siren", None),
-                identifiers={"siren": subject.siren, "siret": subject.siret} if subject.kind == "entity" else {},
-                profile=item.model_dump(mode="json"),
-                input_hash=digest,
-                status="registered",
-                created_at=now,
-                updated_at=now,
-            )
-        )
-    elif changed:
-        existing.profile = item.model_dump(mode="json")
-        existing.input_hash = digest
-        existing.segment = item.segment.value
-        existing.channel = item.channel
-        existing.updated_at = now
-    session.flush()
+    created, changed = customer_repo.upsert(
+        session, customer_id=cid, ref=ref, kind=subject.kind, segment=item.segment.value, channel=item.channel,
+        siren=getattr(subject, "siren", None),
+        identifiers={"siren": subject.siren, "siret": subject.siret} if subject.kind == "entity" else {},
+        profile=item.model_dump(mode="json"), input_hash=digest, moment=datetime.now(UTC),
+    )
     append_event(
         session,
         EventType.CUSTOMER_REGISTERED,

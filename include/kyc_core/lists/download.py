@@ -14,10 +14,10 @@ from pathlib import Path
 
 import aiohttp
 
-from kyc_core.errors import MalformedResponse, RecordNotFound, SourceUnusable, TransientSourceError
-from kyc_core.rescreen.sources import ListFile, ListSource
+from kyc_core.errors import MalformedResponse, RecordNotFound, SourceUnusable
+from kyc_core.lists.sources import ListFile, ListSource
 from kyc_core.resilience.guard import SourceGuard
-from kyc_core.sources.http import SourceTimeout, classify
+from kyc_core.sources.http import classify, client_errors_classified
 
 log = logging.getLogger(__name__)
 
@@ -54,7 +54,7 @@ async def fetch_file(
     operation = f"download:{file.name}"
     digest = hashlib.sha256()
     size = 0
-    try:
+    with client_errors_classified(source, operation, url_kind="list URL"):
         async with session.get(file.url, timeout=timeout, headers={"Accept": "*/*"}) as resp:
             if not 200 <= resp.status < 300:
                 body = await resp.read()
@@ -83,16 +83,6 @@ async def fetch_file(
                     digest.update(chunk)
                     size += len(chunk)
             status = resp.status
-    except TimeoutError as exc:
-        raise SourceTimeout(source, "no complete answer within the timeout", operation=operation) from exc
-    except aiohttp.ClientPayloadError as exc:
-        raise MalformedResponse(source, "truncated body (payload incomplete)", operation=operation) from exc
-    except aiohttp.InvalidURL as exc:
-        raise SourceUnusable(source, "invalid list URL in configuration", operation=operation) from exc
-    except aiohttp.ClientError as exc:
-        raise TransientSourceError(
-            source, f"connection error ({type(exc).__name__})", operation=operation
-        ) from exc
     if size == 0:
         raise MalformedResponse(source, "empty body", operation=operation, http_status=status)
     return Downloaded(target, size, digest.hexdigest(), status)
