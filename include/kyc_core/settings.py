@@ -10,9 +10,13 @@ from pathlib import Path
 _PACKAGE_ROOT = Path(__file__).resolve().parents[1]
 
 
-def _env(name: str, default: str | None = None) -> str | None:
+def _env(name: str) -> str | None:
     value = os.environ.get(name)
-    return value if value not in (None, "") else default
+    return value if value else None
+
+
+def _env_or(name: str, default: str) -> str:
+    return _env(name) or default
 
 
 @dataclass(frozen=True)
@@ -20,26 +24,26 @@ class Settings:
     """Process-wide configuration; build it with :func:`get_settings`, never mutate it."""
 
     # Where embedded stores (the SQLite file, emulator data) live when nothing else is configured.
-    home: Path = field(default_factory=lambda: Path(_env("KYC_HOME", ".kyc")).resolve())
+    home: Path = field(default_factory=lambda: Path(_env_or("KYC_HOME", ".kyc")).resolve())
     # SQLAlchemy URL of the KYC database; empty means the embedded SQLite file under `home`.
     database_url: str | None = field(default_factory=lambda: _env("KYC_DATABASE_URL"))
     # Redis URL for breaker, rate-limit and cache state shared by every worker; empty means in-process.
     redis_url: str | None = field(default_factory=lambda: _env("KYC_REDIS_URL"))
     # Directory of the versioned policy YAML files.
     policy_dir: Path = field(
-        default_factory=lambda: Path(_env("KYC_POLICY_DIR", str(_PACKAGE_ROOT / "policies"))).resolve()
+        default_factory=lambda: Path(_env_or("KYC_POLICY_DIR", str(_PACKAGE_ROOT / "policies"))).resolve()
     )
     # Who the CLI records as the actor of audit events it writes.
-    actor: str = field(default_factory=lambda: _env("KYC_ACTOR", f"cli:{os.environ.get('USER', 'unknown')}"))
+    actor: str = field(default_factory=lambda: _env_or("KYC_ACTOR", f"cli:{os.environ.get('USER', 'unknown')}"))
 
     # Airflow user ids allowed to give four-eyes approvals (comma-separated); empty: anyone Airflow lets answer.
     reviewers: tuple[str, ...] = field(
-        default_factory=lambda: tuple(u.strip() for u in (_env("KYC_REVIEWERS", "") or "").split(",") if u.strip())
+        default_factory=lambda: tuple(u.strip() for u in _env_or("KYC_REVIEWERS", "").split(",") if u.strip())
     )
 
     # Where compliance notices go, and who sends them.
-    compliance_email: str = field(default_factory=lambda: _env("KYC_COMPLIANCE_EMAIL", "compliance@localhost"))
-    mail_from: str = field(default_factory=lambda: _env("KYC_MAIL_FROM", "kyc-airflow@localhost"))
+    compliance_email: str = field(default_factory=lambda: _env_or("KYC_COMPLIANCE_EMAIL", "compliance@localhost"))
+    mail_from: str = field(default_factory=lambda: _env_or("KYC_MAIL_FROM", "kyc-airflow@localhost"))
 
     @property
     def effective_database_url(self) -> str:

@@ -85,3 +85,69 @@ def test_dag_files_do_no_io_or_heavy_imports_at_top_level():
             if isinstance(node, ast.Import | ast.ImportFrom):
                 names = [a.name for a in node.names] if isinstance(node, ast.Import) else [node.module or ""]
                 assert not any(n.split(".")[0] in heavy for n in names), f"{path.name} imports {names} at parse time"
+
+
+#: Modules a DAG file must not pull in when it is parsed, directly or through an operator's constructor.
+HEAVY_AT_PARSE = ("sqlalchemy", "aiohttp", "redis", "psycopg", "lxml", "numpy", "rapidfuzz", "kyc_core.store")
+
+
+_PROBE = """
+import json, runpy, sys
+import airflow.sdk
+
+heavy, ours, found = {heavy!r}, {ours!r}, set()
+
+
+class Watch:
+    # Records heavy modules whose importing frame is our code (Airflow's own imports are its business).
+    def find_spec(self, name, path=None, target=None):
+        if any(name == h or name.startswith(h + ".") for h in heavy):
+            frame = sys._getframe(1)
+            while frame is not None and frame.f_code.co_filename.startswith("<frozen"):
+                frame = frame.f_back
+            if frame is not None and any(frame.f_code.co_filename.startswith(o) for o in ours):
+                found.add(name)
+        return None
+
+
+sys.meta_path.insert(0, Watch())
+runpy.run_path({path!r})
+print(json.dumps(sorted(found)))
+"""
+
+
+def heavy_modules_loaded_by(path: Path, ours: tuple[str, ...] = ()) -> list[str]:
+    """Heavy modules that our code (DAG file, kyc_airflow, kyc_core) imports while a fresh interpreter runs it."""
+    import json
+
+    import kyc_airflow
+    import kyc_core
+
+    roots = (str(path), str(Path(kyc_airflow.__file__).parent), str(Path(kyc_core.__file__).parent), *ours)
+    code = _PROBE.format(heavy=HEAVY_AT_PARSE, ours=roots, path=str(path))
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr[-2000:]
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+@pytest.mark.parametrize("path", DAG_FILES, ids=lambda p: p.stem)
+def test_parsing_a_dag_file_imports_nothing_heavy(path):
+    # Workers re-parse the file for every task: operator constructors must keep their imports for execute().
+    assert heavy_modules_loaded_by(path) == []
+
+
+def test_the_parse_check_sees_an_import_inside_an_operator_constructor(tmp_path):
+    dag_file = tmp_path / "kyc_heavy_probe.py"
+    dag_file.write_text(
+        "from airflow.sdk import BaseOperator, dag\n"
+        "class Probe(BaseOperator):\n"
+        "    def __init__(self, **kwargs):\n"
+        "        import kyc_core.store.models  # noqa: F401\n"
+        "        super().__init__(**kwargs)\n"
+        "@dag(dag_id='kyc_heavy_probe', schedule=None)\n"
+        "def probe():\n"
+        "    Probe(task_id='p')\n"
+        "probe()\n"
+    )
+    loaded = heavy_modules_loaded_by(dag_file)
+    assert "kyc_core.store.models" in loaded

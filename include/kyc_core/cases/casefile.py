@@ -11,6 +11,7 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from kyc_core.errors import UserError
+from kyc_core.store import customers as customer_repo
 from kyc_core.store import decisions as decision_repo
 from kyc_core.store.models import AuditEvent, Customer, Decision
 
@@ -56,7 +57,7 @@ def load_case(session: Session, ref: str) -> dict[str, Any]:
     """Everything about one decision, JSON-ready; personal data limited to what the case needs."""
     decision = find_decision(session, ref)
     state = decision_repo.state_of(session, decision)
-    customer = session.get(Customer, decision.customer_id)
+    customer = customer_repo.require(session, decision.customer_id)
     hits = decision_repo.hits_of(session, decision)
     events = session.scalars(
         select(AuditEvent)

@@ -7,6 +7,7 @@ import json
 import sys
 from collections.abc import Callable
 from datetime import UTC, datetime
+from functools import partial
 from typing import Any
 
 from sqlalchemy.exc import OperationalError, ProgrammingError
@@ -74,9 +75,7 @@ def load_handler(args: argparse.Namespace) -> int:
     refused = 0
     for path in args.paths:
         outcome = with_store(
-            lambda p=path: load_path(
-                p, url=settings.effective_database_url, actor=settings.actor, force=args.force
-            )
+            partial(load_path, path, url=settings.effective_database_url, actor=settings.actor, force=args.force)
         )
         if outcome.status == "refused":
             refused += 1

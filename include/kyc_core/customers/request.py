@@ -110,7 +110,7 @@ class EntityCustomer(_Base):
     @field_validator("business_countries")
     @classmethod
     def _business_countries(cls, value: list[str]) -> list[str]:
-        return [_country(v) for v in value]
+        return [c for v in value if (c := _country(v)) is not None]
 
 
 class OnboardingCustomer(_Base):

@@ -161,7 +161,7 @@ def fired_triggers(profile: RiskProfile, score: ScoreResult, policy: Policy) -> 
         if listed:
             fired.append(FiredTrigger(Trigger.HIGH_RISK_COUNTRY, f"high-risk country: {', '.join(listed)}"))
     rule = table.get(Trigger.OWNERSHIP_LEVELS)
-    if rule and profile.ownership_levels is not None and profile.ownership_levels > rule.above:
+    if rule and rule.above is not None and profile.ownership_levels is not None and profile.ownership_levels > rule.above:
         fired.append(
             FiredTrigger(
                 Trigger.OWNERSHIP_LEVELS,
@@ -169,7 +169,7 @@ def fired_triggers(profile: RiskProfile, score: ScoreResult, policy: Policy) -> 
             )
         )
     rule = table.get(Trigger.LINKED_ENTITIES)
-    if rule and profile.linked_entities is not None and profile.linked_entities > rule.above:
+    if rule and rule.above is not None and profile.linked_entities is not None and profile.linked_entities > rule.above:
         fired.append(
             FiredTrigger(
                 Trigger.LINKED_ENTITIES, f"{profile.linked_entities} linked entities (more than {rule.above})"
@@ -207,8 +207,7 @@ def unavailable_sources(profile: RiskProfile, policy: Policy) -> list[str]:
 
 def retry_time(profile: RiskProfile, missing: list[str]) -> datetime | None:
     """Earliest moment every missing source may answer again: the latest of their known retry times."""
-    known = [profile.sources[name].retry_at for name in missing if name in profile.sources]
-    known = [moment for moment in known if moment is not None]
+    known = [moment for name in missing if name in profile.sources and (moment := profile.sources[name].retry_at) is not None]
     return max(known) if known else None
 
 

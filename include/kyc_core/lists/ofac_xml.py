@@ -491,7 +491,7 @@ def _advanced_period(period) -> tuple[date, date, bool] | None:
     finish = _ymd(child(end, "To")) if end is not None else None
     if begin is None:
         return None
-    approximate = start.get("Approximate") == "true" or (end is not None and end.get("Approximate") == "true")
+    approximate = (start is not None and start.get("Approximate") == "true") or (end is not None and end.get("Approximate") == "true")
     return begin, finish or begin, approximate
 
 

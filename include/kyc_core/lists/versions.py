@@ -97,7 +97,7 @@ def store_parsed(
 ) -> LoadOutcome:
     """Store `parsed` as the new active version in the caller's transaction, or refuse it, or note it unchanged."""
     moment = _now(now)
-    rows = []
+    rows: list[dict[str, Any]] = []
     hashes: dict[str, str] = {}
     for entry in parsed.entries:
         data = entry.to_dict()
@@ -166,7 +166,7 @@ def store_parsed(
     for row in rows:
         row["version_id"] = version.id
     for start in range(0, len(rows), _INSERT_CHUNK):
-        session.execute(insert(ListEntry.__table__), rows[start : start + _INSERT_CHUNK])
+        session.execute(insert(ListEntry), rows[start : start + _INSERT_CHUNK])
     outcome = LoadOutcome(
         list_key=parsed.list_key,
         status="activated",
@@ -356,8 +356,8 @@ def list_status(session: Session, *, now: datetime | None = None) -> list[dict[s
                 "by_type": (active.counts or {}).get("by_type", {}),
                 "published_at": published.isoformat() if published else None,
                 "loaded_at": loaded.isoformat() if loaded else None,
-                "age_hours": round((moment - (published or loaded)).total_seconds() / 3600, 1)
-                if (published or loaded)
+                "age_hours": round((moment - since).total_seconds() / 3600, 1)
+                if (since := published or loaded) is not None
                 else None,
                 "delta": {
                     "added": active.delta_added,
@@ -368,7 +368,7 @@ def list_status(session: Session, *, now: datetime | None = None) -> list[dict[s
         if last_refusal is not None and (active is None or last_refusal.id > active.id):
             item["last_refusal"] = {
                 "version_id": last_refusal.id,
-                "loaded_at": _aware(last_refusal.loaded_at).isoformat() if last_refusal.loaded_at else None,
+                "loaded_at": refused_at.isoformat() if (refused_at := _aware(last_refusal.loaded_at)) else None,
                 "reason": last_refusal.refusal_reason,
             }
         out.append(item)

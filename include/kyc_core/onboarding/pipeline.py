@@ -298,6 +298,20 @@ class _Case:
     paid: dict[str, Any] = field(default_factory=dict)
 
     @property
+    def ev(self) -> _Evaluation:
+        """The latest evaluation (every step after the first pass has one)."""
+        if self.evaluation is None:
+            raise KycError(f"customer {self.customer_id}: no evaluation yet")
+        return self.evaluation
+
+    @property
+    def siren(self) -> str:
+        customer = self.item.customer
+        if not isinstance(customer, EntityCustomer):
+            raise KycError(f"customer {self.customer_id} is a person: no register to query")
+        return customer.siren
+
+    @property
     def thresholds(self) -> Thresholds:
         spec = self.policy.spec.sanctions
         return Thresholds(review=spec.review_threshold, match=spec.match_threshold)
@@ -392,27 +406,26 @@ def _first_pass(case: _Case) -> None:
 
 def _buy_paid_sources(case: _Case) -> None:
     """The optional paid registers, when the first score and the month's budget allow; then re-evaluate."""
-    if not case.optional or case.evaluation is None:
+    if not case.optional:
         return
     with session_scope(case.ctx.database_url) as session:
         month_start = case.now.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
         spent = call_ledger.spent_since(session, case.optional, month_start)
     expected = sum(load_source_config(s).price_of(1) for s in case.optional)
-    first_score = case.evaluation.score.score
+    first_score = case.ev.score.score
     allowed, reason = should_query_paid_sources(first_score, None, spent, case.policy, expected_cost_eur=expected)
     case.paid = {"sources": case.optional, "queried": allowed, "reason": reason.value, "initial_risk": round(first_score, 4),
                  "spent_this_month_eur": round(spent, 2)}
     if not allowed:
         return
-    subject = case.item.customer
-    case.registers.merge(_fetch_registers(case.ctx, case.customer_id, subject.siren, case.optional))
+    case.registers.merge(_fetch_registers(case.ctx, case.customer_id, case.siren, case.optional))
     _screen_parties(case)
     case.evaluation = _evaluate(case)
 
 
 def _lineage(session: Session, case: _Case, result: Any) -> dict[str, Any]:
     """Everything needed to explain and reproduce the decision."""
-    ev = case.evaluation
+    ev = case.ev
     thresholds = case.thresholds
     return {
         "proposed_outcome": result.outcome.value,
@@ -452,8 +465,8 @@ def _hit_rows(case: _Case) -> list[ScreeningHit]:
 
 def _audit_stages(session: Session, case: _Case, result: Any) -> None:
     """One audit event per stage of the assessment, keyed on the decision (a re-run writes none twice)."""
-    ev = case.evaluation
-    common = {"actor": case.ctx.actor, "customer_id": case.customer_id, "case_id": case.decision_id, "run_id": case.ctx.run_id}
+    ev = case.ev
+    common: dict[str, Any] = {"actor": case.ctx.actor, "customer_id": case.customer_id, "case_id": case.decision_id, "run_id": case.ctx.run_id}
     missing = [getattr(s, "value", s) for s in getattr(case.resolved, "missing_sources", ())]
     stages = [
         (EventType.ENTITY_RESOLVED, {"kind": case.item.customer.kind, "conflicts": ev.conflicts, "data_quality": ev.quality,
@@ -470,12 +483,12 @@ def _audit_stages(session: Session, case: _Case, result: Any) -> None:
 
 def _persist(case: _Case, result: Any) -> dict[str, Any]:
     """Hits, decision, customer status and stage events in one transaction; the decision's summary."""
-    ev = case.evaluation
+    ev = case.ev
     outcome, pending = result.outcome.value, result.requires_human_review
     with session_scope(case.ctx.database_url) as session:
         existing = decision_repo.get(session, case.decision_id)
         if existing is not None:  # a concurrent try finished first
-            return summary_of(existing, customer_repo.get(session, case.customer_id))
+            return summary_of(existing, customer_repo.require(session, case.customer_id))
         decision = decision_repo.write_assessment(session, Decision(
             id=case.decision_id, customer_id=case.customer_id, run_id=case.ctx.run_id, outcome=outcome,
             status=decision_repo.PENDING_REVIEW if pending else decision_repo.FINAL, risk_level=result.risk_level.value,
@@ -500,7 +513,7 @@ def assess_customer(ctx: AssessmentContext, customer_id: str) -> dict[str, Any]:
         return case
     _first_pass(case)
     _buy_paid_sources(case)
-    result = decide(case.evaluation.profile, case.evaluation.score, case.policy, ctx.today or case.now.date())
+    result = decide(case.ev.profile, case.ev.score, case.policy, ctx.today or case.now.date())
     summary = _persist(case, result)
-    log.info("customer %s: %s (score %.3f, %d hit(s))", customer_id, summary["outcome"], case.evaluation.score.score, len(case.hits))
+    log.info("customer %s: %s (score %.3f, %d hit(s))", customer_id, summary["outcome"], case.ev.score.score, len(case.hits))
     return summary

@@ -134,9 +134,9 @@ def _build(raw: dict[str, Any], *, where: str, ref_where: dict[str, str], source
     }
     return Policy(
         spec=spec,
-        geography=refs["geography"],
-        activities=refs["sensitive_activities"],
-        pep=refs["pep_categories"],
+        geography=GeographyData.model_validate(refs["geography"]),
+        activities=SensitiveActivities.model_validate(refs["sensitive_activities"]),
+        pep=PepCategories.model_validate(refs["pep_categories"]),
         content_hash=content_hash(raw["policy"], raw["reference"]),
         raw=raw,
         source_path=source_path,

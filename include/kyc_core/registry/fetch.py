@@ -295,7 +295,7 @@ class RegistryFetcher:
     async def __aenter__(self) -> RegistryFetcher:
         self._session = aiohttp.ClientSession()
         self.guards = {source: self._guard(source) for source in SOURCES}
-        common = {"max_concurrency": self.per_source_concurrency, "timeout_s": self.timeout_s}
+        common: dict[str, Any] = {"max_concurrency": self.per_source_concurrency, "timeout_s": self.timeout_s}
         e = self.endpoints
         self.sirene = SireneClient(
             self._session, e.sirene.base_url, api_key=e.sirene.secret, guard=self.guards["sirene"], **common

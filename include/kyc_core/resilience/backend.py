@@ -243,7 +243,7 @@ class RedisBackend:
         self, source: str, token: str, now: float, threshold: int, reset_timeout_s: float
     ) -> tuple[str, str] | None:
         """Count a failure; open at the threshold, or reopen when `token` is the failed probe."""
-        args = [token, repr(now), threshold, repr(reset_timeout_s)]
+        args: list[str | int] = [token, repr(now), threshold, repr(reset_timeout_s)]
         return _transition(await self._io().failure(keys=[self.breaker_key(source)], args=args))
 
     async def breaker_force_open(self, source: str, until: float) -> tuple[str, str] | None:
@@ -272,7 +272,8 @@ class RedisBackend:
 
     async def cache_get(self, key: str) -> bytes | None:
         """Stored bytes or None."""
-        return await self._io().client.get(self.prefix + "cache:" + key)
+        value = await self._io().client.get(self.prefix + "cache:" + key)
+        return value.encode() if isinstance(value, str) else value
 
     async def cache_set(self, key: str, value: bytes, ttl_s: float) -> None:
         """Store bytes for `ttl_s` seconds."""

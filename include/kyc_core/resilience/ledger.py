@@ -108,7 +108,7 @@ class CallLedger:
                 return 0
             try:
                 with get_engine(self.database_url).begin() as conn:
-                    conn.execute(insert(SourceCall.__table__), rows)
+                    conn.execute(insert(SourceCall), rows)
             except Exception:
                 with self._buffer_lock:
                     self._buffer[:0] = rows

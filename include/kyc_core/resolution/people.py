@@ -118,7 +118,7 @@ def pair_up(
             if found.matched:
                 candidates.append((found.name_score, i, j, found))
             elif found.name_score >= NAME_MATCH_THRESHOLD and (
-                near[i] is None or found.name_score > near[i].name_score
+                (best := near[i]) is None or found.name_score > best.name_score
             ):
                 near[i] = found
     pairs: dict[int, tuple[int, PartyMatch]] = {}

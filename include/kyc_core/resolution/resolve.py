@@ -449,8 +449,9 @@ def declared_birth(person: DeclaredPerson) -> tuple[int | None, int | None]:
 def _declared_record(person: DeclaredPerson) -> PartyRecord:
     """Matching record of a declared officer or owner."""
     year, month = declared_birth(person)
-    kind = "entity" if looks_like_company(person.name) else "person"
-    return PartyRecord(kind, (person.name,), year, month)
+    if looks_like_company(person.name):
+        return PartyRecord("entity", (person.name,), year, month)
+    return PartyRecord("person", (person.name,), year, month)
 
 
 def _register_person_record(person: NaturalPersonOfficer | BeneficialOwner) -> PartyRecord:
@@ -574,8 +575,8 @@ def _officer_drafts(
         draft = _Draft(_declared_record(person), fields)
         if inputs.rne is not None:
             details: dict[str, Any] = {"declared": person.name}
-            if near[i] is not None:
-                details["same_name_other_birth"] = near[i].birth_agrees is False
+            if (other := near[i]) is not None:
+                details["same_name_other_birth"] = other.birth_agrees is False
             draft.issues.append(
                 (
                     ConflictCode.DECLARED_OFFICER_NOT_IN_REGISTER,
@@ -623,11 +624,12 @@ def _owner_draft(
         record = PartyRecord("person", (*record.names, declared.name), record.birth_year, record.birth_month)
     draft = _Draft(record, fields)
     owned = _sourced(shares[-1] if shares else None, prov)
-    if declared is not None and declared.ownership_pct is not None:
+    pct = declared.ownership_pct if declared is not None else None
+    if declared is not None and pct is not None:
         if owned is None:
-            owned = _sourced(declared.ownership_pct, declared_prov)
-        elif agreeing := [s for s in shares if abs(s - declared.ownership_pct) <= OWNER_PCT_TOLERANCE]:
-            closest = min(agreeing, key=lambda s: abs(s - declared.ownership_pct))
+            owned = _sourced(pct, declared_prov)
+        elif agreeing := [s for s in shares if abs(s - pct) <= OWNER_PCT_TOLERANCE]:
+            closest = min(agreeing, key=lambda s: abs(s - pct))
             owned = Sourced[float](value=closest, provenance=(prov, declared_prov))
         else:
             draft.issues.append(
@@ -699,8 +701,8 @@ def _owner_drafts(
         if readable:
             assert prov is not None
             details: dict[str, Any] = {"declared": person.name}
-            if near[i] is not None:
-                details["same_name_other_birth"] = near[i].birth_agrees is False
+            if (other := near[i]) is not None:
+                details["same_name_other_birth"] = other.birth_agrees is False
             draft.issues.append(
                 (
                     ConflictCode.DECLARED_OWNER_NOT_IN_REGISTER,
@@ -895,7 +897,7 @@ def resolve_entity(
     owners_resolved = tuple(ResolvedOwner(key=d.key, **d.fields) for d in owner_drafts)
     owners_prov = inputs.of(inputs.owners_source) if inputs.owners_source else None
     holdings = [
-        linked[o.siren.value]
+        (linked or {})[o.siren.value]
         for o in officers
         if o.kind == "entity" and o.siren and o.siren.value in (linked or {})
     ]

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import re
 from datetime import date
+from functools import partial
 from typing import Any
 
 import aiohttp
@@ -114,7 +115,7 @@ def judgment_date(value: Any) -> date | None:
         day, month, year = int(match.group(1)), int(match.group(2)), int(match.group(3))
     elif (match := _FRENCH_DATE.match(raw)) and match.group(2) in _FRENCH_MONTHS:
         day, month, year = int(match.group(1)), _FRENCH_MONTHS[match.group(2)], int(match.group(3))
-    if year is None:
+    if year is None or month is None or day is None:
         return None
     try:
         return date(year, month, day)
@@ -279,7 +280,7 @@ class BodaccClient(BaseClient):
         self, operation: str, where: str, order_by: str, offset: int, limit: int
     ) -> Fetched[tuple[list[BodaccNotice], int | None]]:
         """One attempt at one page of records matching an ODSQL `where`."""
-        params = {"where": where, "order_by": order_by, "limit": limit, "offset": offset}
+        params: dict[str, Any] = {"where": where, "order_by": order_by, "limit": limit, "offset": offset}
         resp = await request_json(
             self._session,
             "GET",
@@ -309,7 +310,7 @@ class BodaccClient(BaseClient):
             fetched = await self._guarded(
                 operation,
                 f"where:{where}:order:{order_by}:offset:{offset}:limit:{limit}",
-                lambda o=offset, n=limit: self.fetch_page_once(operation, where, order_by, o, n),
+                partial(self.fetch_page_once, operation, where, order_by, offset, limit),
                 parse_notices,
             )
             pages.append(fetched)

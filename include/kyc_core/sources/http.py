@@ -142,7 +142,7 @@ def classify(
     now: datetime | None = None,
 ) -> Any:
     """Decoded JSON of a 2xx answer, or raise the SourceError matching the status and body."""
-    kwargs = {"operation": operation, "http_status": status}
+    kwargs: dict[str, Any] = {"operation": operation, "http_status": status}
     if status == 404:
         raise RecordNotFound(source, "record not found", **kwargs)
     if status in (401, 403):
@@ -165,7 +165,7 @@ def classify(
 
 def decode_json_body(source: str, operation: str, status: int, content_type: str, body: bytes) -> Any:
     """Decoded JSON body, or MalformedResponse for HTML pages, wrong content types, truncated or bad JSON."""
-    kwargs = {"operation": operation, "http_status": status}
+    kwargs: dict[str, Any] = {"operation": operation, "http_status": status}
     stripped = body.lstrip()
     # Gateways in front of these APIs (INSEE's, Opendatasoft's) answer outages with a 200 HTML page.
     if content_type == "text/html" or stripped[:1] == b"<":

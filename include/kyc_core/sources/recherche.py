@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from functools import partial
 from typing import Any
 
 import aiohttp
@@ -158,7 +159,7 @@ class RechercheEntreprisesClient(BaseClient):
         self, query: str, page: int, per_page: int, filters: dict[str, str]
     ) -> Fetched[tuple[list[SearchHit], Page]]:
         """One attempt at one page of /search."""
-        params = {"q": query, "page": page, "per_page": per_page, **filters}
+        params: dict[str, Any] = {"q": query, "page": page, "per_page": per_page, **filters}
         resp = await request_json(
             self._session,
             "GET",
@@ -197,7 +198,7 @@ class RechercheEntreprisesClient(BaseClient):
             fetched = await self._guarded(
                 "search",
                 key,
-                lambda p=page_number: self.fetch_search_page_once(query, p, per_page, filters),
+                partial(self.fetch_search_page_once, query, page_number, per_page, filters),
                 parse_search,
             )
             pages.append(fetched)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+from functools import partial
 from typing import Any
 
 import aiohttp
@@ -449,7 +450,7 @@ class RneClient(BaseClient):
             fetched = await self._guarded(
                 "companies",
                 f"companies?sirens={digest}",
-                lambda b=batch: self.fetch_records_once(b),
+                partial(self.fetch_records_once, batch),
                 self._parse_many,
             )
             pages.append(fetched)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from functools import partial
 from typing import Any
 
 import aiohttp
@@ -85,7 +86,7 @@ def parse_establishment(etab: dict[str, Any]) -> Establishment:
     return Establishment(
         siret=str(etab.get("siret") or f"{etab.get('siren', '')}{etab.get('nic', '')}"),
         is_head_office=bool(etab.get("etablissementSiege")),
-        status=_STATUS.get(current.get("etatAdministratifEtablissement")),
+        status=_STATUS.get(str(current.get("etatAdministratifEtablissement"))),
         creation_date=parse_date(etab.get("dateCreationEtablissement")),
         naf_code=naf_dotted(current.get("activitePrincipaleEtablissement")),
         trade_name=trade_name,
@@ -107,7 +108,7 @@ def _company_fields(unit: dict[str, Any], state: dict[str, Any]) -> dict[str, An
         "legal_category_code": category,
         "legal_category_label": legal_category_label(category),
         "naf_code": naf_dotted(state.get("activitePrincipaleUniteLegale")),
-        "status": _STATUS.get(state.get("etatAdministratifUniteLegale")),
+        "status": _STATUS.get(str(state.get("etatAdministratifUniteLegale"))),
         "creation_date": parse_date(unit.get("dateCreationUniteLegale")),
         "is_sole_trader": category == "1000"
         or (not text(state.get("denominationUniteLegale")) and bool(name)),
@@ -290,7 +291,7 @@ class SireneClient(BaseClient):
             fetched = await self._guarded(
                 "establishments",
                 f"{key}:nombre:{size}",
-                lambda o=offset, s=size, c=cursor: self.fetch_establishments_page_once(siren, o, s, c),
+                partial(self.fetch_establishments_page_once, siren, offset, size, cursor),
                 parse_siret_search,
             )
             pages.append(fetched)

@@ -29,6 +29,14 @@ def get(session: Session, customer_id: str) -> Customer | None:
     return session.get(Customer, customer_id)
 
 
+def require(session: Session, customer_id: str) -> Customer:
+    """One customer; LookupError when it is not registered."""
+    customer = session.get(Customer, customer_id)
+    if customer is None:
+        raise LookupError(f"customer {customer_id} is not registered")
+    return customer
+
+
 def upsert(session: Session, *, customer_id: str, ref: str, kind: str, segment: str, channel: str | None,
            siren: str | None, identifiers: dict[str, Any], profile: dict[str, Any], input_hash: str,
            moment: datetime) -> tuple[bool, bool]:
@@ -51,9 +59,7 @@ def upsert(session: Session, *, customer_id: str, ref: str, kind: str, segment: 
 def apply_decision(session: Session, customer_id: str, *, outcome: str, pending: bool, risk_level: str | None,
                    next_review_date: date | None, moment: datetime) -> Customer:
     """The status rule: pending review until a person decided, else the outcome; a `review` stays flagged."""
-    customer = session.get(Customer, customer_id)
-    if customer is None:
-        raise LookupError(f"customer {customer_id} is not registered")
+    customer = require(session, customer_id)
     if risk_level is not None:
         customer.risk_level = risk_level
     if next_review_date is not None:
@@ -67,9 +73,7 @@ def apply_decision(session: Session, customer_id: str, *, outcome: str, pending:
 
 def flag(session: Session, customer_id: str, *, moment: datetime) -> None:
     """Mark a customer for re-review (a new list entry or register event concerns it)."""
-    customer = session.get(Customer, customer_id)
-    if customer is None:
-        raise LookupError(f"customer {customer_id} is not registered")
+    customer = require(session, customer_id)
     customer.flagged_for_review = True
     customer.updated_at = moment
 

@@ -26,7 +26,10 @@ def _config() -> Config:
 
 def head_revision() -> str:
     """The newest revision shipped with this code."""
-    return ScriptDirectory.from_config(_config()).get_current_head()
+    head = ScriptDirectory.from_config(_config()).get_current_head()
+    if head is None:
+        raise StoreUnavailable("no migration ships with this code")
+    return head
 
 
 def current_revision(url: str | None = None) -> str | None:

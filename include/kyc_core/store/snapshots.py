@@ -38,8 +38,8 @@ def latest_rne(session: Session, sirens: Mapping[str, str | None]) -> dict[str, 
             select(RegistrySnapshot.id, RegistrySnapshot.customer_id, RegistrySnapshot.request_key, RegistrySnapshot.fetched_at)
             .where(RegistrySnapshot.source == source, RegistrySnapshot.operation == operation)
         )
-        for snap_id, customer_id, request_key, fetched_at in rows:
-            holders = [customer_id] if customer_id in sirens else by_siren.get(request_key, [])
+        for snap_id, owner_id, request_key, fetched_at in rows:
+            holders: list[str] = [owner_id] if owner_id is not None and owner_id in sirens else by_siren.get(request_key, [])
             for holder in holders:
                 key = (holder, source, operation)
                 if key not in latest or (fetched_at, snap_id) > latest[key]:

@@ -28,6 +28,7 @@ class _SourceHook(BaseHook):
     """
 
     conn_name_attr = "conn_id"
+    default_conn_name: str
 
     def __init__(self, conn_id: str | None = None) -> None:
         super().__init__()
