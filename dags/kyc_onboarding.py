@@ -10,19 +10,21 @@ volume; or a legal entity: `kind: entity`, SIREN, declared name, declared office
 `segment` (`cgp`, `fintech`, `asset_mgmt`), `channel` and an optional `external_ref`.
 
 **Stages**
-1. `validate_request`: the conf is checked field by field (SIREN/SIRET Luhn key, dates, ISO country codes).
-   An invalid request fails here, naming the field, with an `input_rejected` audit event and nothing else written.
+1. `validate_request`: the conf is checked field by field (SIREN/SIRET Luhn key, dates, ISO country codes, names
+   without markup or control characters). An invalid request fails here, naming the field, with an
+   `input_rejected` audit event and nothing else written.
 2. `register_customers`: each customer is stored once (re-running changes nothing).
-3. For each customer (`customer` group, one mapped instance per customer):
-   - `assess`: Sirene, RNE, beneficial owners and BODACC behind their circuit breakers; one consolidated
-     entity with provenance; the customer, every officer and beneficial owner screened against the active
-     OFAC, EU and UN lists; the EDD score (geography, PEP/sanctions, activity, structure) under the segment's
-     policy; the proposed decision with its reasons, documents to request and next review date.
+3. For each customer (`customer` group, one mapped instance per customer, labelled with its reference):
+   - `assess` (pool `kyc_assessment`): Sirene, RNE, beneficial owners and BODACC behind their circuit breakers;
+     one consolidated entity with provenance; the customer, every officer and beneficial owner screened against
+     the active OFAC, EU and UN lists; the EDD score (geography, PEP/sanctions, activity, structure) under the
+     segment's policy; the proposed decision with its reasons, documents to request and next review date.
      A mandatory source that could not be consulted gives `review` (`source_unavailable`), never `approve`.
+     **Its return value is the decision** (`outcome`, `status`: `final` or `pending_review`, `review_run_id`).
    - `notify`: e-mail to compliance for `edd_required`, `reject` and strong sanctions hits.
-   - `review_1`, `review_2`: **four eyes** for `edd_required` and `reject`: two different reviewers
-     (`KYC_REVIEWERS`) confirm or overturn, with a rationale (Required actions in the UI, or the REST API).
-   - `finalize`: the decision becomes final and reflects the reviewers' answers.
+   - `open_review`: a decision that needs a person (`review`, `edd_required`, `reject`) starts its own
+     `kyc_case_review` run (`case__<decision id>`); this run ends with the proposed decision, so a pending
+     review never holds another customer's onboarding.
 
 Every stage is an audit event. Logs identify customers by id only; explain any decision with
 `kyc case show <decision or customer id>`.
@@ -32,8 +34,10 @@ from __future__ import annotations
 
 from airflow.sdk import Param, dag, get_current_context, task, task_group
 from kyc_airflow.defaults import DEFAULT_ARGS, NO_RETRY, START_DATE
-from kyc_airflow.operators.review import FourEyesReviewOperator
+from kyc_airflow.notifiers.deadline import decision_deadline_alert
+from kyc_airflow.operators.review import OpenCaseReviewOperator
 from kyc_core.customers.request import trigger_item_schema
+from kyc_core.monitoring.deadlines import decision_deadline
 
 _EXAMPLE = [
     {
@@ -49,8 +53,11 @@ _EXAMPLE = [
     schedule=None,
     start_date=START_DATE,
     catchup=False,
-    max_active_runs=8,
+    # Assessments are limited by the `kyc_assessment` pool, not by runs: many customers may be in flight.
+    max_active_runs=64,
     default_args=DEFAULT_ARGS,
+    # A run with no final decision by the policies' `decision_sla` e-mails compliance.
+    deadline=decision_deadline_alert(decision_deadline()),
     tags=["kyc", "onboarding"],
     doc_md=__doc__,
     params={
@@ -80,7 +87,7 @@ def kyc_onboarding():
 
     @task_group(group_id="customer")
     def per_customer(customer_id: str):
-        @task
+        @task(pool="kyc_assessment", map_index_template="{{ customer_label }}")
         def assess(customer_id: str) -> dict:
             from kyc_airflow.tasks.onboarding import assess as run
 
@@ -92,17 +99,9 @@ def kyc_onboarding():
 
             return run(summary, get_current_context())
 
-        @task
-        def finalize(summary: dict) -> dict:
-            from kyc_airflow.tasks.onboarding import finalize as run
-
-            return run(summary, get_current_context())
-
         summary = assess(customer_id)
         notify(summary)
-        first = FourEyesReviewOperator(task_id="review_1", assessment=summary, stage=1)
-        second = FourEyesReviewOperator(task_id="review_2", assessment=summary, stage=2)
-        first >> second >> finalize(summary)
+        OpenCaseReviewOperator(task_id="open_review", assessment=summary)
 
     registered = register_customers()
     validate_request() >> registered

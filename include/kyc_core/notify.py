@@ -16,6 +16,7 @@ class Notice:
 
     subject: str
     html: str
+    text: str
 
 
 def needs_notice(summary: dict[str, Any]) -> bool:
@@ -23,20 +24,41 @@ def needs_notice(summary: dict[str, Any]) -> bool:
     return summary.get("outcome") in NOTIFY_OUTCOMES or int(summary.get("strong_hits") or 0) > 0
 
 
+def _score(value: Any) -> str:
+    """One rounding of the score everywhere a person reads it."""
+    return f"{value:.2f}" if isinstance(value, int | float) else "-"
+
+
 def compliance_notice(summary: dict[str, Any], link: str | None) -> Notice:
-    """Subject and HTML body without names or document numbers: the reviewer follows the link."""
-    outcome = summary.get("outcome")
-    score = summary.get("score")
-    subject = f"[KYC] {outcome} for customer {summary['customer_id'][:8]} (score {score:.2f})" if score is not None else f"[KYC] {outcome} for customer {summary['customer_id'][:8]}"
-    reasons = "".join(f"<li><code>{escape(r['code'])}</code>: {escape(r['text'])}</li>" for r in summary.get("top_reasons", []))
-    documents = "".join(f"<li>{escape(d)}</li>" for d in summary.get("documents", []))
-    parts = [
-        f"<p><b>Outcome:</b> {escape(str(outcome))} &nbsp; <b>Score:</b> {score if score is not None else '-'} &nbsp; <b>Risk:</b> {escape(str(summary.get('risk_level')))}</p>",
-        f"<p><b>Customer:</b> {escape(summary['customer_id'])} ({escape(str(summary.get('kind')))}, segment {escape(str(summary.get('segment')))})<br>",
-        f"<b>Decision:</b> {escape(summary['decision_id'])}<br><b>Strong sanctions hits:</b> {int(summary.get('strong_hits') or 0)}</p>",
-        f"<p><b>Top reasons</b></p><ul>{reasons}</ul>" if reasons else "",
-        f"<p><b>Documents to request</b></p><ul>{documents}</ul>" if documents else "",
-        f'<p><a href="{escape(link)}">Open the run in Airflow</a></p>' if link else "",
-        f"<p>Case file: <code>kyc case show {escape(summary['decision_id'])}</code></p>",
+    """Subject, HTML and plain-text bodies without names or document numbers: the reviewer follows the link."""
+    outcome = str(summary.get("outcome"))
+    score = _score(summary.get("score"))
+    customer = summary["customer_id"]
+    ref = summary.get("reference")
+    subject = f"[KYC] {outcome} for customer {customer[:8]}" + (f" ({ref})" if ref else "") + f", score {score}"
+    # Only the reasons that produced this outcome (a reject does not also cite the review threshold).
+    reasons = [r for r in summary.get("top_reasons", []) if r.get("outcome") in (None, outcome)]
+    documents = list(summary.get("documents", []))
+    facts = [
+        ("Outcome", outcome), ("Score", score), ("Risk", str(summary.get("risk_level"))),
+        ("Customer", f"{customer} ({summary.get('kind')}, segment {summary.get('segment')})"),
+        ("Reference", str(ref or "-")), ("Decision", summary["decision_id"]),
+        ("Strong sanctions hits", str(int(summary.get("strong_hits") or 0))),
     ]
-    return Notice(subject=subject, html="".join(parts))
+    text = [f"{name}: {value}" for name, value in facts]
+    html = ["<p>" + "<br>".join(f"<b>{escape(name)}:</b> {escape(value)}" for name, value in facts) + "</p>"]
+    if reasons:
+        text += ["", "Reasons:", *[f"- {r['code']}: {r['text']}" for r in reasons]]
+        html.append("<p><b>Reasons</b></p><ul>" + "".join(f"<li><code>{escape(r['code'])}</code>: {escape(r['text'])}</li>" for r in reasons) + "</ul>")
+    if documents:
+        text += ["", "Documents to request:", *[f"- {d}" for d in documents]]
+        html.append("<p><b>Documents to request</b></p><ul>" + "".join(f"<li>{escape(d)}</li>" for d in documents) + "</ul>")
+    if summary.get("review_run_id"):
+        text += ["", f"A review is open: kyc_case_review run {summary['review_run_id']}."]
+        html.append(f"<p>A review is open: <code>kyc_case_review</code> run <code>{escape(summary['review_run_id'])}</code>.</p>")
+    if link:
+        text += ["", f"Open in Airflow: {link}"]
+        html.append(f'<p><a href="{escape(link)}">Open in Airflow</a></p>')
+    text += ["", f"Case file: kyc case show {summary['decision_id']}"]
+    html.append(f"<p>Case file: <code>kyc case show {escape(summary['decision_id'])}</code></p>")
+    return Notice(subject=subject, html="".join(html), text="\n".join(text) + "\n")

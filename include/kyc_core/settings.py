@@ -41,6 +41,11 @@ class Settings:
         default_factory=lambda: tuple(u.strip() for u in _env_or("KYC_REVIEWERS", "").split(",") if u.strip())
     )
 
+    # Senior reviewers who decide when the two four-eyes reviewers disagree (comma-separated); empty: the reviewers.
+    senior_reviewers: tuple[str, ...] = field(
+        default_factory=lambda: tuple(u.strip() for u in _env_or("KYC_SENIOR_REVIEWERS", "").split(",") if u.strip())
+    )
+
     # Where compliance notices go, and who sends them.
     compliance_email: str = field(default_factory=lambda: _env_or("KYC_COMPLIANCE_EMAIL", "compliance@localhost"))
     mail_from: str = field(default_factory=lambda: _env_or("KYC_MAIL_FROM", "kyc-airflow@localhost"))

@@ -36,7 +36,11 @@ def onboarding(airflow_db, store, emulator, load_lists, monkeypatch):
     for name, value in connections.items():
         monkeypatch.setenv(f"AIRFLOW_CONN_{name}", json.dumps(value))
     ds = Dataset(emulator.state.config.companies, emulator.state.config.seed)
-    return DagBag(dag_folder="dags").dags["kyc_onboarding"], store, ds
+    dag = DagBag(dag_folder="dags").dags["kyc_onboarding"]
+    # Airflow 3.3.2's dag.test() keeps deadline alerts encoded and fails a run that succeeds when it looks
+    # them up by id (DagRun.update_state); the scheduler stores them by id. The deadline has its own test.
+    dag.deadline = None
+    return dag, store, ds
 
 
 def _states(run):
@@ -57,7 +61,7 @@ def test_clean_batch_is_approved(onboarding):
     states = _states(run)
     assert run.state == "success", states
     assert states[("customer.assess", 0)] == states[("customer.assess", 1)] == "success"
-    assert states[("customer.review_1", 0)] == "skipped"
+    assert states[("customer.open_review", 0)] == states[("customer.open_review", 1)] == "skipped"
     with session_scope(url) as s:
         decisions = s.scalars(select(Decision).where(Decision.run_id == run.run_id)).all()
         assert sorted((d.outcome, d.status) for d in decisions) == [("approve", "final"), ("approve", "final")]

@@ -129,15 +129,39 @@ def _factors(contributions: dict[str, Any] | None) -> dict[str, dict[str, Any]]:
     return {f["name"]: f for f in factors}
 
 
+def risk_note(decision: dict[str, Any]) -> str | None:
+    """Why the risk level differs from the score's band, when it does (a decision rule set it), else None."""
+    from kyc_core.decision.rules import risk_level_for
+    from kyc_core.policy import load_policy_by_hash
+
+    score, lineage = decision.get("score"), decision.get("lineage") or {}
+    digest = (lineage.get("policy") or {}).get("content_hash")
+    if score is None or not digest:
+        return None
+    try:
+        band = risk_level_for(score, load_policy_by_hash(digest)).value
+    except UserError:
+        return None
+    if band == decision.get("risk_level"):
+        return None
+    proposed = lineage.get("proposed_outcome", decision.get("outcome"))
+    fired = [t.get("trigger") for t in (lineage.get("decision") or {}).get("triggers", []) if isinstance(t, dict)]
+    why = f"; triggers: {', '.join(str(t) for t in fired if t)}" if fired else ""
+    return (f"risk {decision.get('risk_level')} although the score {score:.2f} falls in the {band} band: "
+            f"a proposed {proposed} sets the risk (and the review cadence) whatever the score{why}")
+
+
 def render_text(case: dict[str, Any]) -> str:
     """Human-readable case summary (ids, codes and numbers; no names)."""
     c, d = case["customer"], case["decision"]
     lines = [
         f"case {d['id']}  customer {c['id']} ({c['kind']}, segment {c['segment']}, ref {c['ref']})",
-        f"outcome: {d['outcome']} ({d['status']})  score {d['score']:.3f}  risk {d['risk_level']}  next review {d['next_review_date']}"
+        f"outcome: {d['outcome']} ({d['status']})  score {d['score']:.2f}  risk {d['risk_level']}  next review {d['next_review_date']}"
         if d["score"] is not None
         else f"outcome: {d['outcome']} ({d['status']})  risk {d['risk_level']}",
         f"policy {d['policy_version']}  run {d['run_id']}",
+        *([note] if (note := risk_note(d)) else []),
+        *([f"proposed {d['proposed_outcome']}; decided by {', '.join(d['reviewers'])}"] if d.get("reviewers") else []),
         "",
         "reasons:",
     ]

@@ -1,4 +1,9 @@
-"""Four-eyes review: two approvals by two different authenticated people before an EDD or reject is final."""
+"""Human review of a proposed decision: one reviewer for a `review`, four eyes (and a senior on a split) otherwise.
+
+The rules live here and in `kyc_core.cases.options`; the Airflow operator only collects the answers. Every
+answer is a `human_review` audit event (once per stage); the final decision is a `final_decision` event whose
+actor is the reviewer(s); the decision row is never edited.
+"""
 
 from __future__ import annotations
 
@@ -10,20 +15,30 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from kyc_core.cases.options import CONFIRM, MIN_RATIONALE, REVIEW_OPTIONS
+from kyc_core.cases.options import (
+    CONFIRM,
+    DECISION_OPTIONS,
+    MIN_RATIONALE,
+    OUTCOME_OF,
+    SENIOR_STAGE,
+    options_for,
+)
 from kyc_core.errors import KycError
 from kyc_core.store import customers as customer_repo
 from kyc_core.store import decisions as decision_repo
 from kyc_core.store.audit import EventType, append_event
 from kyc_core.store.decisions import DecisionState
-from kyc_core.store.models import AuditEvent
+from kyc_core.store.models import AuditEvent, Decision
 
-#: Final outcome when a reviewer does not confirm the proposed one: a human keeps the case open.
-OVERTURNED_OUTCOME = "review"
+NONE, SINGLE, FOUR_EYES = "none", "single", "four_eyes"
 
 
 class FourEyesViolation(KycError):
-    """A review that the four-eyes rule forbids (same person twice, or a person not allowed to review)."""
+    """A review the rules forbid: the same person twice, a person not allowed, a stage out of order."""
+
+
+class InvalidAnswer(FourEyesViolation):
+    """An answer the form should have refused (no rationale, unknown option): the reviewer is asked again."""
 
 
 @dataclass(frozen=True)
@@ -49,6 +64,59 @@ class Review:
         }
 
 
+@dataclass(frozen=True)
+class ReviewPlan:
+    """Which review a decision needs and which stages are still open."""
+
+    decision_id: str
+    customer_id: str
+    kind: str  # none | single | four_eyes
+    proposed: str
+    done: tuple[int, ...]
+    open_stages: tuple[int, ...]
+
+    def to_xcom(self) -> dict[str, Any]:
+        """Ids and codes only."""
+        return {"decision_id": self.decision_id, "customer_id": self.customer_id, "kind": self.kind,
+                "proposed": self.proposed, "open_stages": list(self.open_stages)}
+
+
+def review_kind(decision: Decision) -> str:
+    """none, single (a `review`) or four_eyes (`edd_required`, `reject`), from what the assessment required."""
+    if decision.status != decision_repo.PENDING_REVIEW:
+        return NONE
+    required = decision.lineage.get("approvals_required")
+    if required is None:  # written before the rule was recorded: the proposed outcome says which review
+        return FOUR_EYES if decision.lineage.get("proposed_outcome", decision.outcome) in ("edd_required", "reject") else SINGLE
+    return FOUR_EYES if int(required) >= 2 else SINGLE
+
+
+def _split(reviews: dict[int, dict[str, Any]]) -> bool:
+    return 1 in reviews and 2 in reviews and not (reviews[1]["choice"] == reviews[2]["choice"] == CONFIRM)
+
+
+def stages_needed(kind: str, reviews: dict[int, dict[str, Any]]) -> tuple[int, ...]:
+    """Every stage the decision needs given the answers so far (the senior only after a four-eyes split)."""
+    if kind == SINGLE:
+        return (1,)
+    if kind == FOUR_EYES:
+        return (1, 2, SENIOR_STAGE) if _split(reviews) else (1, 2)
+    return ()
+
+
+def plan_of(session: Session, decision_id: str) -> ReviewPlan:
+    """The review plan of a decision as it stands."""
+    decision = decision_repo.get(session, decision_id)
+    if decision is None:
+        raise FourEyesViolation(f"decision {decision_id} does not exist")
+    state = decision_repo.state_of(session, decision)
+    kind = review_kind(decision) if state.status != decision_repo.FINAL else NONE
+    reviews = {r["stage"]: r for r in reviews_of(session, decision_id)}
+    needed = stages_needed(kind, reviews)
+    return ReviewPlan(decision_id=decision.id, customer_id=decision.customer_id, kind=kind, proposed=state.proposed,
+                      done=tuple(sorted(reviews)), open_stages=tuple(s for s in needed if s not in reviews))
+
+
 def reviews_of(session: Session, decision_id: str) -> list[dict[str, Any]]:
     """The reviews recorded for a decision, in order."""
     events = session.scalars(
@@ -67,24 +135,26 @@ def other_reviewers(allowed: list[str], already: list[str]) -> list[str]:
 def record_review(
     session: Session, decision_id: str, review: Review, *, allowed: list[str] | None, actor: str, run_id: str | None
 ) -> dict[str, Any]:
-    """Check the four-eyes rule in code, then append the review as an audit event (once per stage)."""
+    """Check the review rules in code, then append the answer as a `human_review` event (once per stage)."""
     decision = decision_repo.get(session, decision_id)
     if decision is None:
         raise FourEyesViolation(f"decision {decision_id} does not exist")
-    existing = reviews_of(session, decision_id)
-    same_stage = [r for r in existing if r["stage"] == review.stage]
-    if same_stage:
-        return same_stage[0]
+    existing = {r["stage"]: r for r in reviews_of(session, decision_id)}
+    if review.stage in existing:
+        return existing[review.stage]
+    kind = review_kind(decision)
+    if review.stage not in stages_needed(kind, existing):
+        raise FourEyesViolation(f"decision {decision_id} needs no review at stage {review.stage}")
+    if any(s not in existing for s in range(1, min(review.stage, SENIOR_STAGE))):
+        raise FourEyesViolation(f"review stage {review.stage} before the earlier stages of decision {decision_id}")
     if allowed and review.reviewer_id not in allowed:
-        raise FourEyesViolation(f"user {review.reviewer_id} is not an allowed reviewer")
-    if any(r["reviewer_id"] == review.reviewer_id for r in existing):
-        raise FourEyesViolation(f"user {review.reviewer_id} already reviewed decision {decision_id}: a second person must")
-    if review.stage > 1 and len(existing) != review.stage - 1:
-        raise FourEyesViolation(f"review stage {review.stage} before stage {review.stage - 1}")
+        raise FourEyesViolation(f"user {review.reviewer_id} is not an allowed reviewer for stage {review.stage}")
+    if any(r["reviewer_id"] == review.reviewer_id for r in existing.values()):
+        raise FourEyesViolation(f"user {review.reviewer_id} already reviewed decision {decision_id}: another person must")
     if len(review.rationale.strip()) < MIN_RATIONALE:
-        raise FourEyesViolation(f"review {review.stage} of decision {decision_id} has no rationale (at least {MIN_RATIONALE} characters)")
-    if review.choice not in REVIEW_OPTIONS:
-        raise FourEyesViolation(f"unknown review choice {review.choice!r}")
+        raise InvalidAnswer(f"review {review.stage} of decision {decision_id}: a rationale of at least {MIN_RATIONALE} characters is required")
+    if review.choice not in options_for(kind, review.stage):
+        raise InvalidAnswer(f"review {review.stage} of decision {decision_id}: unknown choice {review.choice!r}")
     payload = review.to_payload()
     append_event(
         session,
@@ -93,17 +163,40 @@ def record_review(
         customer_id=decision.customer_id,
         case_id=decision_id,
         run_id=run_id,
-        payload=payload,
+        payload={**payload, "kind": kind},
         idempotency_key=f"human_review:{decision_id}:{review.stage}",
     )
     return payload
 
 
-def finalize(session: Session, decision_id: str, *, approvals_required: int, actor: str, run_id: str | None) -> DecisionState:
-    """Make a pending decision final: the proposed outcome if every reviewer confirmed, else `review`.
+def record_refused_answer(session: Session, decision_id: str, *, stage: int, reviewer_id: str, reason: str,
+                          run_id: str | None) -> None:
+    """Keep a trace of an answer that was refused (the reviewer is asked again)."""
+    decision = decision_repo.get(session, decision_id)
+    append_event(
+        session, EventType.REVIEW_ANSWER_REFUSED, actor=f"user:{reviewer_id}",
+        customer_id=decision.customer_id if decision is not None else None, case_id=decision_id, run_id=run_id,
+        payload={"stage": stage, "reason": reason},
+    )
 
-    The decision row is not edited: the final decision is a `final_decision` event naming the reviewers
-    (its actor), which the case file folds in; the customer's status follows it.
+
+def final_outcome(kind: str, proposed: str, reviews: dict[int, dict[str, Any]]) -> str | None:
+    """The outcome the answers give, or None while a stage is still open."""
+    needed = stages_needed(kind, reviews)
+    if any(s not in reviews for s in needed):
+        return None
+    if kind == SINGLE:
+        return OUTCOME_OF[reviews[1]["choice"]]
+    if SENIOR_STAGE in needed:
+        return OUTCOME_OF[reviews[SENIOR_STAGE]["choice"]]
+    return proposed
+
+
+def finalize(session: Session, decision_id: str, *, actor: str, run_id: str | None) -> DecisionState:
+    """Make a pending decision final from its reviews; the reviewers are the actor of the final decision.
+
+    The decision row is not edited: the final decision is a `final_decision` event, which the case file folds
+    in; the customer's status follows it.
     """
     decision = decision_repo.get(session, decision_id)
     if decision is None:
@@ -111,17 +204,18 @@ def finalize(session: Session, decision_id: str, *, approvals_required: int, act
     state = decision_repo.state_of(session, decision)
     if state.status == decision_repo.FINAL:
         return state
-    reviews = reviews_of(session, decision_id)
-    reviewers = sorted({r["reviewer_id"] for r in reviews})
-    if len(reviews) < approvals_required or len(reviewers) < approvals_required:
-        raise FourEyesViolation(
-            f"decision {decision_id} has {len(reviewers)} distinct reviewer(s); {approvals_required} are required"
-        )
-    confirmed = all(r["choice"] == CONFIRM for r in reviews)
-    final = state.proposed if confirmed else OVERTURNED_OUTCOME
-    added = [] if confirmed else [
-        {"code": "reviewer_overturned", "outcome": OVERTURNED_OUTCOME, "text": "a reviewer did not confirm the proposed outcome"}
-    ]
+    kind = review_kind(decision)
+    reviews = {r["stage"]: r for r in reviews_of(session, decision_id)}
+    final = final_outcome(kind, state.proposed, reviews)
+    if final is None:
+        open_stages = [s for s in stages_needed(kind, reviews) if s not in reviews]
+        raise FourEyesViolation(f"decision {decision_id} still needs review stage(s) {open_stages}")
+    reviewers = [reviews[s]["reviewer_id"] for s in sorted(reviews)]
+    confirmed = final == state.proposed
+    added = [] if confirmed else [{
+        "code": "reviewer_decided", "outcome": final,
+        "text": f"the reviewer(s) decided {final} instead of the proposed {state.proposed}",
+    }]
     decision_repo.record_final(session, decision, outcome=final, actor=reviewers_actor(reviewers) or actor, run_id=run_id,
                                reviewers=reviewers, confirmed=confirmed, added_reasons=added)
     customer_repo.apply_decision(session, decision.customer_id, outcome=final, pending=False, risk_level=None,
@@ -136,24 +230,27 @@ def reviewers_actor(reviewers: list[str]) -> str:
 
 #: Reviewers see this many reasons and hits in the form; the rest are in the case file.
 _TOP = 5
+_STAGE_TITLE = {1: "review", 2: "second review", SENIOR_STAGE: "senior review"}
 
 
 @dataclass(frozen=True)
 class ReviewBrief:
-    """What one review form shows: a subject line, a Markdown body, and who already answered."""
+    """What one review form shows: a subject line, a Markdown body, the options, and who already answered."""
 
     subject: str
     body: str
     customer_id: str
+    options: list[str]
     reviewed_by: list[str]
 
 
-def review_brief(session: Session, decision_id: str, stage: int, stages: int = 2) -> ReviewBrief:
-    """The form of review `stage` of a decision: outcome, score, top reasons, documents, hits; no names."""
+def review_brief(session: Session, decision_id: str, stage: int, case_link: str | None = None) -> ReviewBrief:
+    """The form of one review stage: outcome, score, top reasons, documents, hits, earlier answers; no names."""
     decision = decision_repo.get(session, decision_id)
     if decision is None:
         raise FourEyesViolation(f"decision {decision_id} not found")
-    done = [r["reviewer_id"] for r in reviews_of(session, decision_id)]
+    kind = review_kind(decision)
+    reviews = reviews_of(session, decision_id)
     hits = decision_repo.hits_of(session, decision, limit=_TOP)
     proposed = decision.lineage.get("proposed_outcome", decision.outcome)
     lines = [
@@ -169,8 +266,15 @@ def review_brief(session: Session, decision_id: str, stage: int, stages: int = 2
     if hits:
         lines += ["", "**Screening hits**",
                   *[f"- {h.subject_role}: `{h.list_key}:{h.native_id}` score {h.score:.2f} ({h.verdict})" for h in hits]]
-    if done:
-        lines += ["", f"Already reviewed by: {', '.join(done)} (a different person must answer)."]
-    lines += ["", f"Full case file: `kyc case show {decision.id}`"]
-    subject = f"KYC {proposed} — review {stage}/{stages} — customer {decision.customer_id[:8]}"
-    return ReviewBrief(subject=subject, body="\n".join(lines), customer_id=decision.customer_id, reviewed_by=done)
+    if reviews:
+        lines += ["", "**Earlier answers**",
+                  *[f"- stage {r['stage']}: {r['choice']} by {r['reviewer_id']}: {r['rationale']}" for r in reviews],
+                  "", "A different person must answer."]
+    how = ("Confirm or overturn the proposed outcome." if options_for(kind, stage) != DECISION_OPTIONS
+           else "Choose the outcome.")
+    lines += ["", f"{how} A rationale of at least {MIN_RATIONALE} characters is required."]
+    lines += ["", f"Case file: {case_link}" if case_link else f"Case file: `kyc case show {decision.id}`"]
+    title = _STAGE_TITLE.get(stage, f"review {stage}")
+    subject = f"KYC {proposed}: {title} of customer {decision.customer_id[:8]}"
+    return ReviewBrief(subject=subject, body="\n".join(lines), customer_id=decision.customer_id,
+                       options=options_for(kind, stage), reviewed_by=[r["reviewer_id"] for r in reviews])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import unicodedata
 from datetime import date
 from typing import Annotated, Any, Literal
 
@@ -25,6 +26,21 @@ def _country(value: str | None) -> str | None:
 
 
 _YEAR_MONTH = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
+#: Characters no person or company name carries: markup, template and statement punctuation.
+_NOT_IN_NAMES = frozenset("<>{}[]\\|;`$^~=*")
+
+
+def _name(value: str, *, person: bool) -> str:
+    """A plausible name: at least one letter, no markup or control characters (and no digits for a person)."""
+    if any(unicodedata.category(ch) in ("Cc", "Cf", "Co", "Cs") for ch in value):
+        raise ValueError("contains control or invisible characters")
+    if any(ch in _NOT_IN_NAMES for ch in value) or "--" in value or "/*" in value:
+        raise ValueError("contains markup or punctuation that no name carries")
+    if not any(ch.isalpha() for ch in value):
+        raise ValueError("has no letter")
+    if person and any(ch.isdigit() for ch in value):
+        raise ValueError("a person's name has no digits")
+    return value
 
 
 class _Base(BaseModel):
@@ -41,6 +57,7 @@ class DeclaredPerson(_Base):
     ownership_pct: float | None = Field(default=None, ge=0, le=100)
 
     _nationality = field_validator("nationality")(classmethod(lambda cls, v: _country(v)))
+    _person_name = field_validator("name")(classmethod(lambda cls, v: _name(v, person=True)))
 
     @field_validator("birth_month")
     @classmethod
@@ -65,6 +82,7 @@ class PersonCustomer(_Base):
     monthly_volume_eur: float | None = Field(default=None, ge=0)
 
     _countries = field_validator("nationality", "residence_country")(classmethod(lambda cls, v: _country(v)))
+    _person_name = field_validator("name")(classmethod(lambda cls, v: _name(v, person=True)))
 
     @field_validator("birth_date")
     @classmethod
@@ -88,6 +106,8 @@ class EntityCustomer(_Base):
     declared_beneficial_owners: list[DeclaredPerson] = Field(default_factory=list, max_length=100)
     business_countries: list[str] = Field(default_factory=list, max_length=50)
     monthly_volume_eur: float | None = Field(default=None, ge=0)
+
+    _company_name = field_validator("declared_name")(classmethod(lambda cls, v: _name(v, person=False)))
 
     @field_validator("siren")
     @classmethod

@@ -39,6 +39,7 @@ class ReasonCode(StrEnum):
     INSOLVENCY_PROCEEDINGS = "insolvency_proceedings"
     UBO_UNAVAILABLE = "ubo_unavailable"
     REVIEW_SCORE = "review_score"
+    DECLARED_NAME_MISMATCH = "declared_name_mismatch"
     LOW_DATA_QUALITY = "low_data_quality"
 
 

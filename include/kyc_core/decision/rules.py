@@ -22,6 +22,9 @@ DECISION_RULES_VERSION = "kyc-decision-1.0"
 #: Outcomes that wait for two approvals by two different people before they are final.
 FOUR_EYES_OUTCOMES = frozenset({Outcome.EDD_REQUIRED, Outcome.REJECT})
 FOUR_EYES_APPROVALS = 2
+#: A `review` is decided by one reviewer: nobody is left undecided (a possible match, a source that could not be
+#: consulted, a declared name that is not the registered one), and a stricter outcome needs no second pair of eyes.
+SINGLE_REVIEW_APPROVALS = 1
 
 # Registers whose "not found" means the company we are asked to onboard may not exist.
 REGISTRY_SOURCES = ("sirene", "rne")
@@ -284,6 +287,17 @@ def _entity_reasons(profile: RiskProfile, policy: Policy) -> list[DecisionReason
                 ReasonCode.COMPANY_STATUS_UNKNOWN, Outcome.REVIEW, "registry status could not be established"
             )
         )
+    similarity = profile.declared_name_similarity
+    if similarity is not None and similarity < policy.spec.identity.declared_name_min_similarity:
+        # The customer must be the company the SIREN identifies: a person checks who is onboarding.
+        reasons.append(
+            DecisionReason(
+                ReasonCode.DECLARED_NAME_MISMATCH,
+                Outcome.REVIEW,
+                f"declared name unlike the registered names (similarity {similarity:.2f} < "
+                f"{policy.spec.identity.declared_name_min_similarity:.2f})",
+            )
+        )
     if profile.insolvency_proceedings:
         reasons.append(
             DecisionReason(
@@ -346,6 +360,7 @@ def decide(profile: RiskProfile, score: ScoreResult, policy: Policy, today: date
         # A customer under EDD or rejected is high risk whatever the score: it sets the quarterly cadence.
         level = RiskLevel.HIGH
     four_eyes = outcome in FOUR_EYES_OUTCOMES
+    approvals = FOUR_EYES_APPROVALS if four_eyes else SINGLE_REVIEW_APPROVALS if outcome == Outcome.REVIEW else 0
     return DecisionResult(
         outcome=outcome,
         reasons=tuple(sorted(reasons, key=lambda r: -r.outcome.severity)),
@@ -355,8 +370,8 @@ def decide(profile: RiskProfile, score: ScoreResult, policy: Policy, today: date
         score=score.score,
         decided_on=today,
         next_review_date=next_review_date(today, level, policy),
-        requires_human_review=four_eyes,
-        approvals_required=FOUR_EYES_APPROVALS if four_eyes else 0,
+        requires_human_review=approvals > 0,
+        approvals_required=approvals,
         retry=bool(missing),
         retry_sources=tuple(missing),
         retry_at=retry_time(profile, missing),

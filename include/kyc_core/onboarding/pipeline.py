@@ -28,6 +28,7 @@ from kyc_core.lists.versions import active_versions
 from kyc_core.policy import load_policy
 from kyc_core.resilience.config import load_source_config
 from kyc_core.resolution import data_quality, resolve_entity, resolve_person
+from kyc_core.resolution.model import ConflictCode
 from kyc_core.scoring import (
     CompanyStatus,
     PepExposure,
@@ -246,9 +247,17 @@ def build_profile(
         ubo_status=_UBO.get(getattr(availability, "value", availability), UboStatus.NOT_AVAILABLE),
         company_status=_STATUS.get(getattr(status, "value", status), CompanyStatus.UNKNOWN) if status else CompanyStatus.UNKNOWN,
         insolvency_proceedings=bool(_value(resolved.collective_proceeding_open)),
+        declared_name_similarity=_declared_name_similarity(resolved),
         data_quality=quality,
         sources=checks,
     )
+
+
+def _declared_name_similarity(resolved: Any) -> float | None:
+    """How close the declared name is to the registered names, when resolution found they differ."""
+    found = [c.details.get("similarity") for c in resolved.conflicts if c.code == ConflictCode.DECLARED_NAME_MISMATCH]
+    values = [float(v) for v in found if v is not None]
+    return max(0.0, min(1.0, min(values))) if values else None
 
 
 REGISTERS = ("sirene", "rne", "rbe", "bodacc")
@@ -351,9 +360,12 @@ def summary_of(decision: Decision, customer: Customer, state: Any = None) -> dic
         "score": round(decision.score, 4) if decision.score is not None else None,
         "risk_level": decision.risk_level,
         "strong_hits": int(decision.lineage.get("screening", {}).get("matches", 0)),
-        "top_reasons": [{"code": r.get("code"), "text": r.get("text")} for r in decision.reasons[:5]],
+        "reference": customer.customer_ref,
+        "top_reasons": [{"code": r.get("code"), "outcome": r.get("outcome"), "text": r.get("text")} for r in decision.reasons[:5]],
         "documents": [d.get("label", d.get("code")) for d in decision.documents],
         "retry": bool(decision.lineage.get("retry")),
+        "approvals_required": int(decision.lineage.get("approvals_required") or 0),
+        "review_run_id": f"case__{decision.id}" if decision.status == decision_repo.PENDING_REVIEW else None,
     }
 
 

@@ -228,6 +228,13 @@ class ReferenceFiles(_Strict):
     pep_categories: str
 
 
+class IdentityPolicy(_Strict):
+    """Customer identity checks: who the customer says it is against what the register says."""
+
+    #: A declared company name less similar than this (name matcher scale) to every registered name gives a review.
+    declared_name_min_similarity: Unit = 0.60
+
+
 class PolicySpec(_Strict):
     """The content of one segment's policy file."""
 
@@ -248,6 +255,7 @@ class PolicySpec(_Strict):
     unusual_volume: UnusualVolume
     data_quality: DataQuality
     decision_sla: DecisionSla | None = None
+    identity: IdentityPolicy = Field(default_factory=IdentityPolicy)
 
     @field_validator("documents")
     @classmethod

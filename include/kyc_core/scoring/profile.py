@@ -111,6 +111,8 @@ class RiskProfile(_Frozen):
     company_status: CompanyStatus | None = None
     insolvency_proceedings: bool = False
     data_quality: float | None = Field(default=None, ge=0.0, le=1.0)
+    #: Best similarity of the declared company name to a registered name, when they differ (None: they agree).
+    declared_name_similarity: float | None = Field(default=None, ge=0.0, le=1.0)
     sources: dict[str, SourceCheck] = Field(default_factory=dict)
 
     @field_validator("nationality", "residence_country")

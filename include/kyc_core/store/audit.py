@@ -43,6 +43,9 @@ class EventType(StrEnum):
     HUMAN_REVIEW = "human_review"
     FINAL_DECISION = "final_decision"
     NOTIFICATION_SENT = "notification_sent"
+    CASE_VIEWED = "case_viewed"
+    REVIEW_ANSWER_REFUSED = "review_answer_refused"
+    REVIEW_REQUESTED = "review_requested"
 
 
 def canonical_json(value: Any) -> str:

@@ -42,13 +42,48 @@ class ComplianceNotifier(BaseNotifier):
 
     def notify(self, context: Any) -> None:
         """Render the notice from the summary and send it."""
-        from airflow.providers.smtp.notifications.smtp import SmtpNotifier
         from kyc_core.notify import compliance_notice
         from kyc_core.settings import get_settings
 
+        from kyc_airflow.notifiers.mail import send_mail
+
         settings = get_settings()
         notice = compliance_notice(self.summary, run_link(context))
-        SmtpNotifier(
-            to=self.to or settings.compliance_email, from_email=self.from_email or settings.mail_from,
-            subject=notice.subject, html_content=notice.html, smtp_conn_id=self.smtp_conn_id,
-        ).notify(context)
+        send_mail(to=[self.to or settings.compliance_email], sender=self.from_email or settings.mail_from, subject=notice.subject,
+                  text=notice.text, html=notice.html, conn_id=self.smtp_conn_id)
+
+
+class ReviewRequestNotifier(BaseNotifier):
+    """
+    E-mail compliance that a review waits (subject and body of the form, ids only, and a link to it).
+
+    :param subject: the form's subject line.
+    :param body: the form's Markdown body (ids, codes, scores; no names).
+    :param link: the review form in the Airflow UI, when a base URL is configured.
+    :param smtp_conn_id: the SMTP connection.
+    """
+
+    template_fields = ()
+
+    def __init__(self, *, subject: str, body: str, link: str | None, smtp_conn_id: str = "kyc_smtp") -> None:
+        super().__init__()
+        self.subject = subject
+        self.body = body
+        self.link = link
+        self.smtp_conn_id = smtp_conn_id
+
+    def notify(self, context: Any) -> None:
+        """Send the request as HTML with the form's text."""
+        from html import escape
+
+        from kyc_core.settings import get_settings
+
+        from kyc_airflow.notifiers.mail import send_mail
+
+        where_text = f"Review form: {self.link}" if self.link else "Answer in Airflow's Required actions page."
+        where = (f'<p><a href="{escape(self.link)}">Open the review form in Airflow</a></p>' if self.link
+                 else "<p>Answer in Airflow's Required actions page.</p>")
+        html = f"<p>A KYC review waits for you.</p>{where}<pre>{escape(self.body)}</pre>"
+        text = f"A KYC review waits for you.\n{where_text}\n\n{self.body}\n"
+        send_mail(to=[get_settings().compliance_email], subject=f"[KYC] {self.subject}", text=text, html=html,
+                  conn_id=self.smtp_conn_id)

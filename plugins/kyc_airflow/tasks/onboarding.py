@@ -70,7 +70,10 @@ def assess(customer_id: str, context: dict[str, Any]) -> dict[str, Any]:
     """Fetch, resolve, screen, score and decide one customer (idempotent per run)."""
     from kyc_core.onboarding.pipeline import assess_customer
 
+    # The mapped instance is labelled in the grid with the customer's reference (never a name).
+    context["customer_label"] = customer_id[:8]
     summary = assess_customer(assessment_context(context), customer_id)
+    context["customer_label"] = summary.get("reference") or customer_id[:8]
     log.info("customer %s: %s (%s)", customer_id, summary["outcome"], summary["status"])
     return summary
 
@@ -87,21 +90,3 @@ def notify(summary: dict[str, Any], context: dict[str, Any]) -> bool:
     ComplianceNotifier(summary=summary).notify(context)
     log.info("customer %s: notice sent to compliance", summary["customer_id"])
     return True
-
-
-def finalize(summary: dict[str, Any], context: dict[str, Any]) -> dict[str, Any]:
-    """After two reviews by two different people, the decision becomes final."""
-    from airflow.sdk.exceptions import AirflowFailException
-    from kyc_core.cases.review import FourEyesViolation
-    from kyc_core.cases.review import finalize as finalize_decision
-    from kyc_core.store.db import session_scope
-
-    try:
-        with session_scope(kyc_database_url()) as session:
-            outcome = finalize_decision(
-                session, summary["decision_id"], approvals_required=2, actor=actor_for(context), run_id=run_id_of(context)
-            ).outcome
-    except FourEyesViolation as exc:
-        raise AirflowFailException(str(exc)) from None
-    log.info("decision %s final: %s", summary["decision_id"], outcome)
-    return {**summary, "outcome": outcome, "status": "final", "requires_review": False}

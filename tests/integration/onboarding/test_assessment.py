@@ -86,7 +86,7 @@ def test_every_outcome(store, load_lists, context, dataset):
     with session_scope(store) as s:
         for stage, who in ((1, "analyst1"), (2, "analyst2")):
             record_review(s, rejected["decision_id"], Review(stage, who, who, CONFIRM, "listing confirmed", _now()), allowed=None, actor=who, run_id="run-1")
-        assert finalize(s, rejected["decision_id"], approvals_required=2, actor="t", run_id="run-1").outcome == "reject"
+        assert finalize(s, rejected["decision_id"], actor="t", run_id="run-1").outcome == "reject"
         assert verify_chain(s).ok
 
 
@@ -170,3 +170,22 @@ def _set_fault(emulator, source: str, spec: dict | None) -> None:
         request = urllib.request.Request(base, data=json.dumps({"source": source, **spec}).encode(), method="POST",
                                          headers={"Content-Type": "application/json"})
     urllib.request.urlopen(request, timeout=5).close()
+
+
+def test_a_declared_name_unlike_the_register_goes_to_a_reviewer(store, load_lists, context, dataset):
+    load_lists()
+    siren = dataset.siren(21)
+    genuine, impostor = _register(
+        store, {**_entity(dataset, siren), "external_ref": "GENUINE"},
+        {"customer": {"kind": "entity", "siren": siren, "declared_name": "Totally Unrelated Bank Ltd"}, "segment": "cgp",
+         "external_ref": "IMPOSTOR"},
+    )
+    ctx = context()
+    assert assess_customer(ctx, genuine)["outcome"] == "approve"
+    summary = assess_customer(ctx, impostor)
+    assert (summary["outcome"], summary["requires_review"], summary["approvals_required"]) == ("review", True, 1)
+    assert "declared_name_mismatch" in [r["code"] for r in summary["top_reasons"]]
+    with session_scope(store) as s:
+        lineage = s.get(Decision, summary["decision_id"]).lineage
+    threshold = load_policy_by_hash(lineage["policy"]["content_hash"]).spec.identity.declared_name_min_similarity
+    assert lineage["profile"]["declared_name_similarity"] < threshold

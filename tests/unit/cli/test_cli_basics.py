@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -62,9 +63,9 @@ def test_upgrade_then_verify_through_the_cli(tmp_path):
     url = f"sqlite:///{tmp_path / 'kyc.db'}"
     up = _kyc("db", "upgrade", url=url)
     assert up.returncode == 0, up.stderr
-    assert "upgraded: empty -> 0002" in up.stdout
+    assert "upgraded: empty -> 0003" in up.stdout
     again = _kyc("db", "upgrade", url=url)
-    assert "already at revision 0002" in again.stdout
+    assert "already at revision 0003" in again.stdout
     verify = _kyc("audit", "verify", url=url)
     assert verify.returncode == 0 and "audit trail OK: 1 events" in verify.stdout
     assert _kyc("db", "current", url=url).returncode == 0
@@ -97,3 +98,25 @@ def test_downgrade_needs_confirmation(tmp_path):
 def test_verify_on_empty_database_is_one_line(tmp_path):
     result = _kyc("audit", "verify", url=f"sqlite:///{tmp_path / 'empty.db'}")
     assert result.returncode == 1 and "cannot read the audit trail" in result.stderr
+
+
+def test_audit_list_filters_by_type_and_customer(tmp_path):
+    from kyc_core.customers.registration import record_rejection, register_batch
+    from kyc_core.customers.request import InvalidRequest, parse_request
+    from kyc_core.store import migrate
+    from kyc_core.store.db import session_scope
+
+    url = f"sqlite:///{tmp_path / 'kyc.db'}"
+    migrate.upgrade(url)
+    conf = {"customers": [{"customer": {"kind": "entity", "siren": "552100554", "declared_name": "Demo SA"}, "segment": "cgp"}]}
+    with session_scope(url) as s:
+        (registered,) = register_batch(s, parse_request(conf), actor="t", run_id="r1")
+        record_rejection(s, InvalidRequest([{"field": "customers.0.segment", "message": "bad"}]), actor="t", run_id="r2")
+    rejected = _kyc("audit", "list", "--type", "input_rejected", "--json", url=url)
+    assert rejected.returncode == 0, rejected.stderr
+    rows = [json.loads(line) for line in rejected.stdout.splitlines()]
+    assert [(r["type"], r["run_id"]) for r in rows] == [("input_rejected", "r2")]
+    mine = _kyc("audit", "list", "--customer", registered.customer_id[:8], url=url)
+    assert mine.returncode == 0 and "customer_registered" in mine.stdout and "input_rejected" not in mine.stdout
+    unknown = _kyc("audit", "list", "--customer", "ffffffff", url=url)
+    assert unknown.returncode != 0 and len(unknown.stderr.strip().splitlines()) == 1

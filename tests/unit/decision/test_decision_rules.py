@@ -105,7 +105,8 @@ def test_possible_hit_goes_to_review():
     result = run(company(sanctions_hits=(officer_hit("review"),)))
     assert result.outcome == Outcome.REVIEW
     assert ReasonCode.SANCTIONS_POSSIBLE_MATCH in result.reason_codes
-    assert result.requires_human_review is False
+    # A person decides every review: one reviewer, never a silent "review (final)".
+    assert (result.requires_human_review, result.approvals_required) == (True, 1)
 
 
 @pytest.mark.parametrize("segment", ["cgp", "fintech"])

@@ -18,7 +18,9 @@ SUMMARY = {
     "kind": "person",
     "segment": "cgp",
     "strong_hits": 0,
-    "top_reasons": [{"code": "pep_foreign", "text": "declared foreign PEP"}],
+    "reference": "DEMO-PER-PEP",
+    "top_reasons": [{"code": "pep_foreign", "outcome": "edd_required", "text": "declared foreign PEP"},
+                    {"code": "score_review_threshold", "outcome": "review", "text": "score above the review threshold"}],
     "documents": ["Detailed CV", "Source of wealth"],
 }
 
@@ -31,9 +33,13 @@ def test_who_is_notified():
 
 def test_notice_content_has_ids_reasons_documents_and_link():
     notice = compliance_notice(SUMMARY, "http://127.0.0.1:8080/dags/kyc_onboarding/runs/x")
-    assert notice.subject == "[KYC] edd_required for customer 0f7c2a4e (score 0.41)"
+    assert notice.subject == "[KYC] edd_required for customer 0f7c2a4e (DEMO-PER-PEP), score 0.41"
     for expected in ("pep_foreign", "Source of wealth", "kyc case show d-1", 'href="http://127.0.0.1:8080/dags/kyc_onboarding/runs/x"'):
         assert expected in notice.html
+    for expected in ("pep_foreign", "Source of wealth", "kyc case show d-1", "Open in Airflow: http://127.0.0.1:8080/", "Score: 0.41"):
+        assert expected in notice.text
+    # Only the reasons behind the outcome: an EDD does not also cite the review threshold.
+    assert "score_review_threshold" not in notice.html and "score_review_threshold" not in notice.text
 
 
 def _free_port() -> int:

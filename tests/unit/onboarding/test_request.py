@@ -112,3 +112,27 @@ def test_schemas_are_self_contained():
     full = json.dumps(request_json_schema())
     assert "$ref" not in full and "siren" in full
     assert trigger_item_schema()["properties"]["segment"]["enum"] == ["cgp", "fintech", "asset_mgmt"]
+
+
+@pytest.mark.parametrize("name", ["<script>alert(1)</script>", "'; DROP TABLE customer;--", "Ana\u0000Lopez", "Ana\u202eLopez",
+                                  "1234 5678", "...", "{{ 7*7 }}"])
+def test_names_no_person_carries_are_refused_naming_the_field(name):
+    conf = {"customers": [{"customer": {"kind": "person", "name": name, "birth_date": "1980-01-01", "nationality": "FR",
+                                        "residence_country": "FR"}, "segment": "cgp"}]}
+    with pytest.raises(InvalidRequest) as refused:
+        parse_request(conf)
+    assert [e["field"] for e in refused.value.errors] == ["customers.0.customer.person.name"]
+    assert name not in str(refused.value)
+
+
+@pytest.mark.parametrize("name", ["Zoë O'Brien-Dupont", "Jean-Pierre de La Tour", "محمد بن سلمان", "Ana María Núñez", "J. R. R. Tolkien"])
+def test_real_names_pass(name):
+    conf = {"customers": [{"customer": {"kind": "person", "name": name, "birth_date": "1980-01-01", "nationality": "FR",
+                                        "residence_country": "FR"}, "segment": "cgp"}]}
+    assert parse_request(conf).customers[0].customer.name == name
+
+
+@pytest.mark.parametrize("name", ["3M France", "Société Générale S.A.", "L'Oréal", "AT&T (France) SAS", "Café 1789 / Paris"])
+def test_company_names_with_digits_and_business_punctuation_pass(name):
+    conf = {"customers": [{"customer": {"kind": "entity", "siren": "552100554", "declared_name": name}, "segment": "cgp"}]}
+    assert parse_request(conf).customers[0].customer.declared_name == name
