@@ -36,16 +36,15 @@ from airflow.sdk import Param, dag, get_current_context, task, task_group
 from kyc_airflow.defaults import DEFAULT_ARGS, NO_RETRY, START_DATE
 from kyc_airflow.notifiers.deadline import decision_deadline_alert
 from kyc_airflow.operators.review import OpenCaseReviewOperator
-from kyc_core.customers.request import trigger_item_schema
+from kyc_core.customers.request import conf_from_params, form_params_schema, trigger_item_schema
 from kyc_core.monitoring.deadlines import decision_deadline
 
+#: The example the trigger form starts from: a company the demo's source emulator knows (clean register record).
+_EXAMPLE_SIREN, _EXAMPLE_NAME = "798550281", "SIMON TRANSPORTS"
 _EXAMPLE = [
-    {
-        "customer": {"kind": "entity", "siren": "552100554", "declared_name": "Example SA"},
-        "segment": "cgp",
-        "channel": "ui",
-    }
+    {"customer": {"kind": "entity", "siren": _EXAMPLE_SIREN, "declared_name": _EXAMPLE_NAME}, "segment": "cgp", "channel": "ui"}
 ]
+_FORM_DEFAULTS = {"kind": None, "pep_declared": False, "segment": "cgp"}
 
 
 @dag(
@@ -61,14 +60,16 @@ _EXAMPLE = [
     tags=["kyc", "onboarding"],
     doc_md=__doc__,
     params={
+        **{name: Param(_FORM_DEFAULTS.get(name), **schema) for name, schema in form_params_schema().items()},
         "customers": Param(
             _EXAMPLE,
             type="array",
             minItems=1,
             items=trigger_item_schema(),
-            title="Customers",
-            description="One or more customers to onboard (validated again, field by field, by the first task).",
-        )
+            title="Customers (batch)",
+            description="Used when Kind is empty: one or more customers (the REST API's form; validated again, field by "
+                        "field, by the first task).",
+        ),
     },
     render_template_as_native_obj=True,
 )
@@ -77,13 +78,13 @@ def kyc_onboarding():
     def validate_request(params=None) -> int:
         from kyc_airflow.tasks.onboarding import validate_request as run
 
-        return run({"customers": params["customers"]}, get_current_context())
+        return run(conf_from_params(params), get_current_context())
 
     @task
     def register_customers(params=None) -> list[str]:
         from kyc_airflow.tasks.onboarding import register_customers as run
 
-        return run({"customers": params["customers"]}, get_current_context())
+        return run(conf_from_params(params), get_current_context())
 
     @task_group(group_id="customer")
     def per_customer(customer_id: str):

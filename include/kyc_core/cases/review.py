@@ -273,7 +273,8 @@ def review_brief(session: Session, decision_id: str, stage: int, case_link: str 
     how = ("Confirm or overturn the proposed outcome." if options_for(kind, stage) != DECISION_OPTIONS
            else "Choose the outcome.")
     lines += ["", f"{how} A rationale of at least {MIN_RATIONALE} characters is required."]
-    lines += ["", f"Case file: {case_link}" if case_link else f"Case file: `kyc case show {decision.id}`"]
+    lines += ["", f"[Open the case page]({case_link}) (hits with their explanations, register facts, timeline)" if case_link
+              else f"Case file: `kyc case show {decision.id}`"]
     title = _STAGE_TITLE.get(stage, f"review {stage}")
     subject = f"KYC {proposed}: {title} of customer {decision.customer_id[:8]}"
     return ReviewBrief(subject=subject, body="\n".join(lines), customer_id=decision.customer_id,

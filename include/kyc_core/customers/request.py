@@ -211,3 +211,57 @@ def trigger_item_schema() -> dict[str, Any]:
             "external_ref": {"type": ["string", "null"]},
         },
     }
+
+
+#: The single-customer form of the trigger: field name -> where it goes in one request entry.
+FORM_FIELDS = ("kind", "siren", "name", "birth_date", "nationality", "residence_country", "occupation", "pep_declared",
+               "pep_category", "expected_patrimony_eur", "monthly_volume_eur", "segment", "external_ref")
+
+
+def conf_from_params(params: dict[str, Any]) -> dict[str, Any]:
+    """The request a trigger describes: the one customer of the form fields when `kind` is chosen, else `customers`.
+
+    The analysts' form (Airflow's trigger form) fills in the fields; integrators send `customers` (a batch).
+    """
+    kind = params.get("kind")
+    if not kind:
+        return {"customers": params.get("customers")}
+    given = {k: params.get(k) for k in FORM_FIELDS if params.get(k) not in (None, "")}
+    if kind == "entity":
+        customer = {"kind": "entity", "siren": given.get("siren"), "declared_name": given.get("name")}
+        if "monthly_volume_eur" in given:
+            customer["monthly_volume_eur"] = given["monthly_volume_eur"]
+    else:
+        customer = {"kind": kind, **{k: given[k] for k in ("name", "birth_date", "nationality", "residence_country", "occupation",
+                                                            "expected_patrimony_eur", "monthly_volume_eur") if k in given}}
+        customer["pep_declared"] = bool(params.get("pep_declared"))
+        if "pep_category" in given:
+            customer["pep_category"] = given["pep_category"]
+    item: dict[str, Any] = {"customer": customer, "segment": given.get("segment"), "channel": "ui"}
+    if "external_ref" in given:
+        item["external_ref"] = given["external_ref"]
+    return {"customers": [item]}
+
+
+def form_params_schema() -> dict[str, dict[str, Any]]:
+    """JSON schemas of the form fields, with enums and formats so the trigger form renders real controls."""
+    countries = sorted(c.alpha_2 for c in pycountry.countries)
+    nullable_country = {"type": ["null", "string"], "enum": [None, *countries]}
+    return {
+        "kind": {"type": ["null", "string"], "enum": [None, "entity", "person"], "title": "Kind",
+                 "description": "Fill in this form for one customer (entity: SIREN and name; person: name, birth date, "
+                                "countries). Leave empty to use the Customers list below instead."},
+        "siren": {"type": ["null", "string"], "pattern": r"^\s*\d{3}\s?\d{3}\s?\d{3}\s*$", "title": "SIREN (entity)"},
+        "name": {"type": ["null", "string"], "maxLength": 300, "title": "Name (declared company name, or the person's name)"},
+        "birth_date": {"type": ["null", "string"], "format": "date", "title": "Birth date (person)"},
+        "nationality": {**nullable_country, "title": "Nationality (person)"},
+        "residence_country": {**nullable_country, "title": "Residence country (person)"},
+        "occupation": {"type": ["null", "string"], "maxLength": 200, "title": "Occupation (person)"},
+        "pep_declared": {"type": "boolean", "title": "Declared politically exposed person"},
+        "pep_category": {"type": ["null", "string"], "enum": [None, *[c.value for c in PepCategory]], "title": "PEP category"},
+        "expected_patrimony_eur": {"type": ["null", "number"], "minimum": 0, "title": "Expected patrimony (EUR)"},
+        "monthly_volume_eur": {"type": ["null", "number"], "minimum": 0, "title": "Expected monthly volume (EUR)"},
+        "segment": {"type": "string", "enum": [s.value for s in Segment], "title": "Segment"},
+        "external_ref": {"type": ["null", "string"], "pattern": r"^[A-Za-z0-9._:\-]+$", "maxLength": 128,
+                         "title": "External reference"},
+    }

@@ -23,6 +23,14 @@ def case_review_run_id(decision_id: str) -> str:
     return f"case__{decision_id}"
 
 
+def case_page_link(decision_id: str) -> str:
+    """The case page of the KYC workspace (hits, explanations, register facts, timeline) for a decision."""
+    from airflow.sdk.configuration import conf
+
+    base = (conf.get("api", "base_url", fallback="") or "").rstrip("/")
+    return f"{base}/kyc/cases/{decision_id}"
+
+
 class OpenCaseReviewOperator(TriggerDagRunOperator):
     """
     Start the review of a proposed decision that needs a person: one `kyc_case_review` run per decision.
@@ -138,7 +146,7 @@ class CaseReviewOperator(HITLOperator):
                             "choice": done[self.stage]["choice"]}
                 if self.stage not in plan.open_stages:
                     raise AirflowSkipException(f"decision {decision_id} needs no review at stage {self.stage}")
-                brief = review_brief(session, decision_id, self.stage, case_link=self._form_link(context))
+                brief = review_brief(session, decision_id, self.stage, case_link=case_page_link(decision_id))
         except FourEyesViolation as exc:
             raise AirflowFailException(str(exc)) from None
         self.subject, self.body, self.options = brief.subject, brief.body, brief.options

@@ -136,3 +136,37 @@ def test_real_names_pass(name):
 def test_company_names_with_digits_and_business_punctuation_pass(name):
     conf = {"customers": [{"customer": {"kind": "entity", "siren": "552100554", "declared_name": name}, "segment": "cgp"}]}
     assert parse_request(conf).customers[0].customer.declared_name == name
+
+
+def test_the_single_customer_form_becomes_one_request_entry():
+    from kyc_core.customers.request import conf_from_params
+
+    person = {"kind": "person", "name": "Camille Martin", "birth_date": "1984-03-12", "nationality": "FR",
+              "residence_country": "FR", "pep_declared": False, "pep_category": None, "segment": "fintech",
+              "siren": None, "external_ref": "UI-1", "customers": [{"ignored": True}]}
+    request = parse_request(conf_from_params(person))
+    (item,) = request.customers
+    assert (item.customer.kind, item.customer.name, item.segment.value, item.external_ref, item.channel) == (
+        "person", "Camille Martin", "fintech", "UI-1", "ui")
+    company = {"kind": "entity", "siren": "552 100 554", "name": "Demo SA", "segment": "cgp", "pep_declared": False}
+    assert parse_request(conf_from_params(company)).customers[0].customer.siren == "552100554"
+    # Kind left empty: the batch is what counts (the REST API's form).
+    batch = {"kind": None, "customers": [{"customer": {"kind": "entity", "siren": "552100554", "declared_name": "Demo SA"},
+                                          "segment": "cgp"}]}
+    assert len(parse_request(conf_from_params(batch)).customers) == 1
+    # A form with a missing field is refused field by field, like any request.
+    with pytest.raises(InvalidRequest) as refused:
+        parse_request(conf_from_params({"kind": "person", "name": "Camille Martin", "segment": "cgp"}))
+    assert {e["field"] for e in refused.value.errors} >= {"customers.0.customer.person.birth_date"}
+
+
+def test_the_form_example_is_a_company_the_demo_emulator_knows():
+    import runpy
+
+    from kyc_dev.emulator.dataset import Dataset
+
+    from pathlib import Path
+
+    module = runpy.run_path(str(Path(__file__).resolve().parents[3] / "dags" / "kyc_onboarding.py"))
+    ds = Dataset(1000, 42)  # the demo's emulator (scripts/demo.py)
+    assert ds.company(module["_EXAMPLE_SIREN"]).name == module["_EXAMPLE_NAME"]
