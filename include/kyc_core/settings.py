@@ -25,6 +25,10 @@ class Settings:
 
     # Where embedded stores (the SQLite file, emulator data) live when nothing else is configured.
     home: Path = field(default_factory=lambda: Path(_env_or("KYC_HOME", ".kyc")).resolve())
+    # Persisted screening indexes, one per set of active list versions (any worker rebuilds a missing one).
+    screening_index_dir: Path = field(
+        default_factory=lambda: Path(_env("KYC_SCREENING_INDEX_DIR") or Path(_env_or("KYC_HOME", ".kyc")) / "screening-index").resolve()
+    )
     # SQLAlchemy URL of the KYC database; empty means the embedded SQLite file under `home`.
     database_url: str | None = field(default_factory=lambda: _env("KYC_DATABASE_URL"))
     # Redis URL for breaker, rate-limit and cache state shared by every worker; empty means in-process.
@@ -45,6 +49,12 @@ class Settings:
     senior_reviewers: tuple[str, ...] = field(
         default_factory=lambda: tuple(u.strip() for u in _env_or("KYC_SENIOR_REVIEWERS", "").split(",") if u.strip())
     )
+
+    # A decision waiting for a register that could not be consulted: first probe after this many seconds, the wait
+    # doubling up to the maximum, and a person decides once the deadline has passed.
+    source_retry_first_s: int = field(default_factory=lambda: int(_env_or("KYC_SOURCE_RETRY_FIRST_S", "300")))
+    source_retry_max_s: int = field(default_factory=lambda: int(_env_or("KYC_SOURCE_RETRY_MAX_S", "7200")))
+    source_retry_deadline_s: int = field(default_factory=lambda: int(_env_or("KYC_SOURCE_RETRY_DEADLINE_S", "21600")))
 
     # Where compliance notices go, and who sends them.
     compliance_email: str = field(default_factory=lambda: _env_or("KYC_COMPLIANCE_EMAIL", "compliance@localhost"))

@@ -14,11 +14,12 @@ from typing import Any, TextIO
 
 from kyc_core.cli.lists import with_store
 from kyc_core.errors import UserError
-from kyc_core.lists.active import load_active_parties
+from kyc_core.lists.active import active_list_hashes, load_active_parties
 from kyc_core.policy import screening_thresholds
 from kyc_core.screening.compare import DEFAULT_THRESHOLDS, Thresholds
 from kyc_core.screening.index import Screener
-from kyc_core.screening.model import Hit, ListedParty, Subject, entity_type
+from kyc_core.screening.model import Hit, Subject, entity_type
+from kyc_core.screening.persist import screener_for
 from kyc_core.settings import get_settings
 from kyc_core.store.db import session_scope
 
@@ -106,17 +107,20 @@ def make_subject(
 
 
 def build_screener(thresholds: Thresholds = DEFAULT_THRESHOLDS) -> Screener:  # noqa: B008
-    """Load the active list versions and build the screener over them."""
+    """The screener over the active list versions: their persisted index, built and saved when absent."""
     url = get_settings().effective_database_url
 
-    def read() -> list[ListedParty]:
+    def read() -> Screener | None:
         with session_scope(url) as session:
-            return load_active_parties(session)
+            hashes = active_list_hashes(session)
+            if not hashes:
+                return None
+            return screener_for(hashes, lambda: load_active_parties(session), thresholds)
 
-    parties = with_store(read)
-    if not parties:
+    screener = with_store(read)
+    if screener is None or not len(screener.entries):
         raise UserError("no active sanctions list: load one with `kyc lists load PATH...`")
-    return Screener(parties, thresholds)
+    return screener
 
 
 def hit_json(hit: Hit) -> dict[str, Any]:

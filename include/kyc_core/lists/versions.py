@@ -12,9 +12,11 @@ from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
 from kyc_core.errors import UserError
+from kyc_core.lists.active import active_list_hashes, load_active_parties
 from kyc_core.lists.detect import detect, parse_path
 from kyc_core.lists.model import ParsedList, SanctionsEntry, content_digest
 from kyc_core.lists.ofac import legacy_list_key
+from kyc_core.screening.persist import screener_for
 from kyc_core.store.audit import EventType, append_event
 from kyc_core.store.db import session_scope
 from kyc_core.store.models import ListEntry, ListVersion
@@ -94,8 +96,12 @@ def store_parsed(
     actor: str,
     force: bool = False,
     now: datetime | None = None,
+    build_index: bool = True,
 ) -> LoadOutcome:
-    """Store `parsed` as the new active version in the caller's transaction, or refuse it, or note it unchanged."""
+    """Store `parsed` as the new active version in the caller's transaction, or refuse it, or note it unchanged.
+
+    `build_index=False` leaves the screening index to a later activation (several files loaded in a row).
+    """
     moment = _now(now)
     rows: list[dict[str, Any]] = []
     hashes: dict[str, str] = {}
@@ -181,6 +187,9 @@ def store_parsed(
         source_format=parsed.source_format,
     )
     _audit(session, EventType.LIST_VERSION_ACTIVATED, outcome, actor=actor, published_at=parsed.published_at)
+    # Screening reads an index persisted per set of active versions: build it now, once, not in every task.
+    if build_index:
+        screener_for(active_list_hashes(session), lambda: load_active_parties(session))
     return outcome
 
 
@@ -304,6 +313,7 @@ def load_path(
     actor: str,
     force: bool = False,
     now: datetime | None = None,
+    build_index: bool = True,
 ) -> LoadOutcome:
     """Parse one list file (or OFAC CSV directory) and store it in one transaction.
 
@@ -328,7 +338,7 @@ def load_path(
                 now=now,
             )
     with session_scope(url) as session:
-        return store_parsed(session, parsed, actor=actor, force=force, now=now)
+        return store_parsed(session, parsed, actor=actor, force=force, now=now, build_index=build_index)
 
 
 def list_status(session: Session, *, now: datetime | None = None) -> list[dict[str, Any]]:

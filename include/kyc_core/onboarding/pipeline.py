@@ -39,9 +39,9 @@ from kyc_core.scoring import (
     compute_score,
 )
 from kyc_core.screening.compare import MATCHER_VERSION, Thresholds
-from kyc_core.screening.index import Screener
 from kyc_core.screening.judgements import apply_judgements
 from kyc_core.screening.model import Hit, Judgement, Subject
+from kyc_core.screening.persist import screener_for
 from kyc_core.store import calls as call_ledger
 from kyc_core.store import customers as customer_repo
 from kyc_core.store import decisions as decision_repo
@@ -183,8 +183,9 @@ def _screen(
     active = {v.list_key: v for v in active_versions(session)}
     checks = {key: SourceCheck(status="ok") if key in active else SourceCheck(status="unavailable", detail="no_active_version")
               for key in mandatory_lists}
-    entries = load_active_parties(session)
-    screener = Screener(entries, thresholds=thresholds)
+    # The index of the active list versions is built once (when a version is activated) and opened here.
+    screener = screener_for(active_list_hashes(session), lambda: load_active_parties(session), thresholds)
+    entries = screener.entries
     judgements = [Judgement(*j) for j in judgement_repo.for_customers(session, [customer_id])]
     hits: list[tuple[str, Hit]] = []
     suppressed = 0
@@ -512,10 +513,44 @@ def _persist(case: _Case, result: Any) -> dict[str, Any]:
                                                 risk_level=result.risk_level.value, next_review_date=result.next_review_date,
                                                 moment=case.now)
         _audit_stages(session, case, result)
+        _supersede_open_decisions(session, case, decision)
         if not pending:
             decision_repo.record_final(session, decision, outcome=outcome, actor=case.ctx.actor, run_id=case.ctx.run_id,
                                        reasons=[c.value for c in result.reason_codes])
         return summary_of(decision, customer)
+
+
+def _supersede_open_decisions(session: Session, case: _Case, new: Decision) -> None:
+    """One open decision per customer: an earlier one still waiting for a person is closed by this later assessment.
+
+    Its review then has nothing left to decide, so two reviews never decide the same customer differently.
+    """
+    proposed = new.lineage.get("proposed_outcome", new.outcome)
+    for older in decision_repo.open_for_customer(session, case.customer_id, exclude=new.id):
+        decision_repo.record_final(
+            session, older, outcome=proposed, actor=case.ctx.actor, run_id=case.ctx.run_id, reasons=["superseded"],
+            added_reasons=[{"code": "superseded", "outcome": proposed,
+                            "text": f"superseded by decision {new.id}, a later assessment of the customer"}],
+        )
+        log.info("customer %s: decision %s superseded by %s", case.customer_id, older.id, new.id)
+
+
+def sources_answer(ctx: AssessmentContext, customer_id: str, sources: list[str]) -> bool:
+    """Whether these registers answer now for the customer's company (their answers are kept as snapshots)."""
+    with session_scope(ctx.database_url) as session:
+        customer = customer_repo.require(session, customer_id)
+        siren = customer.siren
+    registers = [s for s in sources if s in REGISTERS]
+    lists = [s for s in sources if s not in REGISTERS]
+    if lists:
+        with session_scope(ctx.database_url) as session:
+            active = {v.list_key for v in active_versions(session)}
+        if not set(lists) <= active:
+            return False
+    if not registers or not siren:
+        return True
+    answers = _fetch_registers(ctx, customer_id, siren, registers)
+    return all(answers.checks.get(s) is not None and answers.checks[s].status == "ok" for s in registers)
 
 
 def assess_customer(ctx: AssessmentContext, customer_id: str) -> dict[str, Any]:

@@ -34,7 +34,7 @@ from kyc_core.screening.normalize import (
 )
 
 #: Changes whenever a change to this module can change a score; stored with every decision.
-MATCHER_VERSION = "kyc-matcher-1.0"
+MATCHER_VERSION = "kyc-matcher-2.0"
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,6 +86,10 @@ class MatcherConfig:
     initial_sim: float = 0.9
     # Similarity given to an acronym spelled by the first letters of aligned tokens.
     acronym_sim: float = 0.9
+    # Similarity of an organisation's last word cut off by a fixed-width field with the full word
+    # (JOINT STOCK COMPAN, ... CAPI), when at least `truncated_min` letters are left.
+    truncated_sim: float = 0.8
+    truncated_min: int = 3
     # Small deduction when the words appear in another order without a "SURNAME, Given" comma.
     order_penalty: float = 0.03
     # Father's name on one side used as the own name on the other: father and son, not one person.
@@ -108,6 +112,13 @@ class MatcherConfig:
     legal_form_conflict: float = -0.25
     # Cap of a name whose only agreement is on filler, generic words, numbers or initials.
     weak_only_cap: float = 0.4
+    # Cap of a total whose birth dates or countries contradict the name (a homonym): below the default
+    # match threshold, so such a pair is reviewed, never matched on the name alone. An identical
+    # identifier lifts the cap.
+    conflict_cap: float = 0.68
+    # Cost of a one-sided token when a Latin name meets a name written in an abjad script: the
+    # consonant skeletons such names are compared on fit many names, so what is left over counts.
+    extra_cost_cross_script: float = 0.8
 
     def weight(self, kind: str) -> float:
         """Identity weight of a token kind."""
@@ -137,7 +148,7 @@ DEFAULT_CONFIG = MatcherConfig()
 #: Factor applied to the similarity of romanisation-folded spellings (y/i, kh/h, doubled letters).
 LOOSE_FACTOR = 0.95
 #: Factor applied to the similarity of consonant skeletons (abjad romanisations lack vowels).
-SKELETON_FACTOR = 0.9
+SKELETON_FACTOR = 0.85
 
 
 def edit_similarity(a: str, b: str) -> float:
@@ -169,15 +180,62 @@ def token_similarity(a: str, b: str, script_a: str = "", script_b: str = "") -> 
     return sim
 
 
-def _pair_similarity(a: Token, b: Token, config: MatcherConfig) -> float:
-    """Similarity of two tokens taking their kinds into account."""
+#: Longest token whose single keying error is not already within `align_min` (1 edit in 3 letters is 0.67).
+KEYING_MAX = 3
+
+
+@lru_cache(maxsize=200_000)
+def keying_error(a: str, b: str) -> bool:
+    """Whether two short tokens differ by one adjacent transposition, one dropped or one doubled letter (Ai / Ali)."""
+    # Three letters on the longer side: in two-letter tokens (al / la) one edit is the whole token.
+    if a == b or max(len(a), len(b)) != KEYING_MAX or min(len(a), len(b)) < 2:
+        return False
+    if len(a) == len(b):
+        diff = [i for i in range(len(a)) if a[i] != b[i]]
+        return (
+            len(diff) == 2
+            and diff[1] == diff[0] + 1
+            and a[diff[0]] == b[diff[1]]
+            and a[diff[1]] == b[diff[0]]
+        )
+    short, long = (a, b) if len(a) < len(b) else (b, a)
+    if len(long) - len(short) != 1:
+        return False
+    return any(long[:i] + long[i + 1 :] == short for i in range(len(long)))
+
+
+def spelling_similarity(a: Token, b: Token, config: MatcherConfig = DEFAULT_CONFIG) -> tuple[float, str]:
+    """Best similarity over the written and canonical spellings of two word tokens, and how it was reached."""
+    best, how = 0.0, "fuzzy"
+    for text_a in a.spellings:
+        for text_b in b.spellings:
+            sim = token_similarity(text_a, text_b, a.script, b.script)
+            if sim < config.align_min and "cjk" not in (a.script, b.script) and keying_error(text_a, text_b):
+                # A keying error in a short token keeps it aligned, as a doubtful pair.
+                sim, kind = config.align_min, "keying"
+            else:
+                kind = "exact" if sim == 1.0 else "fuzzy"
+            if sim > best:
+                best, how = sim, kind
+    return best, how
+
+
+def _pair_match(a: Token, b: Token, config: MatcherConfig, org: bool = False) -> tuple[float, str]:
+    """Similarity of two tokens taking their kinds into account, and how they agree.
+
+    An initial stands for a person's given name: never for the surname of a "SURNAME, Given" name, and in
+    an organisation name a single letter only agrees with the same letter.
+    """
     if a.kind == INITIAL or b.kind == INITIAL:
         if a.kind == INITIAL and b.kind == INITIAL:
-            return 1.0 if a.text == b.text else 0.0
+            return (1.0 if a.text == b.text else 0.0), "initial"
+        full = b if a.kind == INITIAL else a
+        if org or full.surname:
+            return 0.0, "initial"
         if a.text[0] == b.text[0] and not (a.text.isdigit() or b.text.isdigit()):
-            return config.initial_sim
-        return 0.0
-    return token_similarity(a.text, b.text, a.script, b.script)
+            return config.initial_sim, "initial"
+        return 0.0, "initial"
+    return spelling_similarity(a, b, config)
 
 
 # --------------------------------------------------------------------------------------------
@@ -218,8 +276,11 @@ def _units(tokens: tuple[Token, ...]) -> list[tuple[tuple[int, ...], str]]:
 
 
 def acronym_eligible(token: Token) -> bool:
-    """Whether a token may stand for the initials of several words (2 to 5 letters, not a particle)."""
-    return token.kind in (WORD, GENERIC) and 2 <= len(token.text) <= 5 and token.text.isalpha()
+    """Whether a token may stand for the initials of several words (3 to 5 letters, not a particle).
+
+    Two letters are shared by one two-word name in a few hundred: they identify no organisation.
+    """
+    return token.kind in (WORD, GENERIC) and 3 <= len(token.text) <= 5 and token.text.isalpha()
 
 
 def _acronym_matches(short: tuple[Token, ...], long: tuple[Token, ...]) -> list[tuple[int, tuple[int, ...]]]:
@@ -236,17 +297,73 @@ def _acronym_matches(short: tuple[Token, ...], long: tuple[Token, ...]) -> list[
     return found
 
 
+def truncated_pair(short: Token, full: Token, config: MatcherConfig = DEFAULT_CONFIG) -> bool:
+    """Whether `short` is `full` cut off after at least `truncated_min` letters (both real words)."""
+    return (
+        short.kind in (WORD, GENERIC)
+        and full.kind in (WORD, GENERIC)
+        and config.truncated_min <= len(short.text) < len(full.text)
+        and full.text.startswith(short.text)
+    )
+
+
+def truncations(
+    left: tuple[Token, ...],
+    right: tuple[Token, ...],
+    config: MatcherConfig = DEFAULT_CONFIG,
+    cut_left: bool = True,
+    cut_right: bool = True,
+) -> list[tuple[int, int]]:
+    """(left, right) index pairs where the last word of one organisation name is a cut-off word of the other."""
+    found = []
+    last_l, last_r = len(left) - 1, len(right) - 1
+    for j, token in enumerate(right):
+        if cut_left and truncated_pair(left[last_l], token, config):
+            found.append((last_l, j))
+    for i, token in enumerate(left):
+        if cut_right and truncated_pair(right[last_r], token, config):
+            found.append((i, last_r))
+    return found
+
+
+#: Shortest raw name a source cuts off: fixed-width fields are wider, so a shorter name is whole.
+CUT_NAME_MIN = 16
+
+
+def may_be_cut(form: NameForm) -> bool:
+    """Whether a name may have been cut off inside its last word.
+
+    It must be long enough to have filled a field, end on a word (no legal form after it) and keep
+    another word besides the cut one (a lone cut word identifies nothing).
+    """
+    return len(form.raw.strip()) >= CUT_NAME_MIN and not form.form_at_end and len(form.tokens) >= 2
+
+
 def align_tokens(
-    left: tuple[Token, ...], right: tuple[Token, ...], config: MatcherConfig = DEFAULT_CONFIG
+    left: tuple[Token, ...],
+    right: tuple[Token, ...],
+    config: MatcherConfig = DEFAULT_CONFIG,
+    org: bool = False,
+    person: bool = False,
+    expanded: frozenset[str] = frozenset(),
+    cut_left: bool = False,
+    cut_right: bool = False,
 ) -> Alignment:
-    """Order-insensitive alignment: best pairs first, each token used once, joined/split words and acronyms allowed."""
+    """Order-insensitive alignment: best pairs first, each token used once, joined/split words and acronyms allowed.
+
+    `org` applies organisation rules to initials; `person` forbids acronyms (people are not known by them);
+    acronyms in `expanded` have a published expansion and are compared through it only; `cut_*` say
+    whether a side may have been cut off by a fixed-width field (its last word compared as a prefix).
+    """
     candidates: list[tuple[float, float, tuple[int, ...], tuple[int, ...], str]] = []
     for i, a in enumerate(left):
         for j, b in enumerate(right):
-            sim = _pair_similarity(a, b, config)
+            sim, how = _pair_match(a, b, config, org)
             if sim >= config.align_min:
-                how = "initial" if INITIAL in (a.kind, b.kind) else ("exact" if sim == 1.0 else "fuzzy")
                 candidates.append((sim, 0.0, (i,), (j,), how))
+    if org:
+        for i, j in truncations(left, right, config, cut_left, cut_right):
+            candidates.append((config.truncated_sim, 0.0, (i,), (j,), "truncated"))
     if len(left) != len(right) or len(candidates) < min(len(left), len(right)):
         for idx, text in _units(left):
             for j, b in enumerate(right):
@@ -260,10 +377,13 @@ def align_tokens(
                     sim = edit_similarity(a.text, text)
                     if sim >= config.variant_sim:
                         candidates.append((sim, 0.01, (i,), idx, "joined"))
-        for i, idx in _acronym_matches(left, right):
-            candidates.append((config.acronym_sim, 0.0, (i,), idx, "acronym"))
-        for j, idx in _acronym_matches(right, left):
-            candidates.append((config.acronym_sim, 0.0, idx, (j,), "acronym"))
+        if not person:
+            for i, idx in _acronym_matches(left, right):
+                if left[i].text not in expanded:
+                    candidates.append((config.acronym_sim, 0.0, (i,), idx, "acronym"))
+            for j, idx in _acronym_matches(right, left):
+                if right[j].text not in expanded:
+                    candidates.append((config.acronym_sim, 0.0, idx, (j,), "acronym"))
     # Best similarity first; among equals prefer covering more tokens, then keep original order.
     candidates.sort(key=lambda c: (-(c[0] + c[1]), -(len(c[2]) + len(c[3])), c[2], c[3]))
     used_left: set[int] = set()
@@ -277,9 +397,64 @@ def align_tokens(
         weight_l = sum(config.weight(left[i].kind) for i in idx_l)
         weight_r = sum(config.weight(right[j].kind) for j in idx_r)
         alignment.pairs.append(AlignedPair(idx_l, idx_r, sim, min(weight_l, weight_r), how))
+    if not org:
+        _align_syllables(left, right, alignment, used_left, used_right, config)
     alignment.unmatched_left = [i for i in range(len(left)) if i not in used_left]
     alignment.unmatched_right = [j for j in range(len(right)) if j not in used_right]
     return alignment
+
+
+#: Longest token read as one syllable of a romanised given name (Korean JU-SON, Jong Un), and longest
+#: neighbour it is read with.
+SYLLABLE_MAX = 3
+SYLLABLE_NEIGHBOUR_MAX = 5
+
+
+def syllable_similarity(left: tuple[Token, ...], i: int, right: tuple[Token, ...], j: int) -> float:
+    """Similarity of two short syllables read together with an adjacent syllable pair (jong un ~ jong on).
+
+    One vowel more or less in a two-letter syllable is most of its letters, but little of the given name it
+    belongs to; so the syllable is compared within the two-token unit it forms with its neighbour.
+    """
+    best = 0.0
+    for step in (-1, 1):
+        ni, nj = i + step, j + step
+        if not (0 <= ni < len(left) and 0 <= nj < len(right)):
+            continue
+        if NUMBER in (left[ni].kind, right[nj].kind):
+            continue
+        if max(len(left[ni].text), len(right[nj].text)) > SYLLABLE_NEIGHBOUR_MAX:
+            continue
+        pair_l = (left[ni].text + left[i].text) if step < 0 else (left[i].text + left[ni].text)
+        pair_r = (right[nj].text + right[j].text) if step < 0 else (right[j].text + right[nj].text)
+        best = max(best, edit_similarity(pair_l, pair_r))
+    return best
+
+
+def _align_syllables(
+    left: tuple[Token, ...],
+    right: tuple[Token, ...],
+    alignment: Alignment,
+    used_left: set[int],
+    used_right: set[int],
+    config: MatcherConfig,
+) -> None:
+    """Pair leftover short syllables whose neighbours are aligned with each other (RI JU-SON ~ RI JE-SON)."""
+    singles = {(p.left[0], p.right[0]) for p in alignment.pairs if len(p.left) == 1 and len(p.right) == 1}
+    for i, a in enumerate(left):
+        if i in used_left or a.kind != WORD or len(a.text) > SYLLABLE_MAX or "cjk" == a.script:
+            continue
+        for j, b in enumerate(right):
+            if j in used_right or b.kind != WORD or len(b.text) > SYLLABLE_MAX or "cjk" == b.script:
+                continue
+            if (i - 1, j - 1) not in singles and (i + 1, j + 1) not in singles:
+                continue
+            sim = syllable_similarity(left, i, right, j)
+            if sim >= config.variant_sim:
+                used_left.add(i)
+                used_right.add(j)
+                alignment.pairs.append(AlignedPair((i,), (j,), sim, 1.0, "syllable"))
+                break
 
 
 # --------------------------------------------------------------------------------------------
@@ -380,6 +555,28 @@ def distinctive_agreement(alignment: Alignment, left: NameForm, right: NameForm,
     return left.texts == right.texts
 
 
+def cross_script(left: NameForm, right: NameForm) -> bool:
+    """Whether one name was written in an abjad script and the other in Latin letters."""
+    scripts = {t.script == "abjad" for t in left.tokens[:1]} | {t.script == "abjad" for t in right.tokens[:1]}
+    return len(scripts) == 2
+
+
+def bare_title_name(alignment: Alignment, left: NameForm, right: NameForm) -> bool:
+    """Whether a name reduced to one word by removing a title (Shaykh SAI'ID) meets a longer name.
+
+    What is left is a given name anyone may bear; the other name's further words are then unexplained,
+    not a missing middle name.
+    """
+    for short, long, unmatched in (
+        (left, right, alignment.unmatched_right),
+        (right, left, alignment.unmatched_left),
+    ):
+        words = [t for t in short.tokens if t.kind == WORD]
+        if short.honorifics and len(words) == 1 and any(long.tokens[i].kind == WORD for i in unmatched):
+            return True
+    return False
+
+
 def name_richness(alignment: Alignment, config: MatcherConfig) -> float:
     """How much identity the agreement carries, in [0, 1] (three full words agreeing is the maximum)."""
     return min(1.0, agreement(alignment) / config.richness_tokens)
@@ -395,13 +592,26 @@ def is_org_like(type_: str, left: NameForm, right: NameForm) -> bool:
 
 
 def compare_name_forms(
-    left: NameForm, right: NameForm, type_: str = UNKNOWN, config: MatcherConfig = DEFAULT_CONFIG
+    left: NameForm,
+    right: NameForm,
+    type_: str = UNKNOWN,
+    config: MatcherConfig = DEFAULT_CONFIG,
+    expanded: frozenset[str] = frozenset(),
 ) -> NameComparison:
     """Score two analysed names in [0, 1] with the breakdown of every name feature."""
     if not left.tokens or not right.tokens:
         return NameComparison(0.0, left, right, {"empty_name": True})
-    alignment = align_tokens(left.tokens, right.tokens, config)
     org = is_org_like(type_, left, right)
+    alignment = align_tokens(
+        left.tokens,
+        right.tokens,
+        config,
+        org=org,
+        person=type_ == PERSON,
+        expanded=expanded,
+        cut_left=org and may_be_cut(left),
+        cut_right=org and may_be_cut(right),
+    )
     wl, wr = leftover_weights(alignment, left, right, config)
     mass = agreement(alignment)
     weight = matched_weight(alignment)
@@ -409,6 +619,9 @@ def compare_name_forms(
     ext = extra(wl, wr)
     doubtful = doubt(alignment, config)
     extra_cost = config.extra_cost_org if org else config.extra_cost_person
+    crossed = cross_script(left, right)
+    if crossed:
+        extra_cost = max(extra_cost, config.extra_cost_cross_script)
     denominator = weight + config.conflict_cost * sub + extra_cost * ext + doubtful
     base = mass / denominator if denominator > 0 else 0.0
     reordered = order_changed(alignment, left, right)
@@ -419,6 +632,9 @@ def compare_name_forms(
         base -= config.patronymic_swap_penalty
     distinctive = distinctive_agreement(alignment, left, right, org)
     if not distinctive:
+        base = min(base, config.weak_only_cap)
+    bare = bare_title_name(alignment, left, right)
+    if bare:
         base = min(base, config.weak_only_cap)
     base = max(0.0, min(1.0, base))
     richness = name_richness(alignment, config)
@@ -441,6 +657,8 @@ def compare_name_forms(
         "reordered": reordered,
         "patronymic_swap": swapped,
         "distinctive": distinctive,
+        "cross_script": crossed,
+        "bare_title_name": bare,
         "name_base": round(base, 4),
         "richness": round(richness, 3),
     }
@@ -449,14 +667,18 @@ def compare_name_forms(
 
 @lru_cache(maxsize=200_000)
 def compare_names(
-    name_a: str, name_b: str, type_: str = UNKNOWN, config: MatcherConfig = DEFAULT_CONFIG
+    name_a: str,
+    name_b: str,
+    type_: str = UNKNOWN,
+    config: MatcherConfig = DEFAULT_CONFIG,
+    expanded: frozenset[str] = frozenset(),
 ) -> NameComparison:
     """Best name score over the alternate spellings ("A/B") of two raw names (cached: common names recur)."""
     best: NameComparison | None = None
     for alt_a in split_alternates(name_a):
         form_a = analyze_name(alt_a, type_)
         for alt_b in split_alternates(name_b):
-            result = compare_name_forms(form_a, analyze_name(alt_b, type_), type_, config)
+            result = compare_name_forms(form_a, analyze_name(alt_b, type_), type_, config, expanded)
             if best is None or result.score > best.score:
                 best = result
     assert best is not None
@@ -631,10 +853,31 @@ class MatchResult:
     explanation: dict[str, Any]
 
 
+def contradictions(qualifiers: dict[str, tuple[float, str | None]]) -> list[str]:
+    """Qualifiers that say the two parties are different people: birth years apart, disjoint countries.
+
+    An identical identifier outweighs them (lists and registers do mistype dates).
+    """
+    if qualifiers.get("identifier", (0.0, None))[1] == "identical":
+        return []
+    found = []
+    if qualifiers.get("birth_date", (0.0, None))[1] == "conflict":
+        found.append("birth_date")
+    if qualifiers.get("country", (0.0, None))[1] == "disjoint":
+        found.append("country")
+    return found
+
+
 def combine(
-    name: NameComparison, qualifiers: dict[str, tuple[float, str | None]]
+    name: NameComparison,
+    qualifiers: dict[str, tuple[float, str | None]],
+    config: MatcherConfig = DEFAULT_CONFIG,
 ) -> tuple[float, dict[str, Any]]:
-    """Weighted sum of the name score and qualifier contributions, clamped to [0, 1], with the breakdown."""
+    """Weighted sum of the name score and qualifier contributions, clamped to [0, 1], with the breakdown.
+
+    A contradiction (birth dates or countries) also caps the total below the match threshold; the cap
+    is shown as its own contribution.
+    """
     total = name.score
     explanation: dict[str, Any] = {"name": round(name.score, 4), **name.features}
     for feature, (value, detail) in qualifiers.items():
@@ -642,7 +885,39 @@ def combine(
             continue
         total += value
         explanation[feature] = {"contribution": round(value, 4), "detail": detail}
+    conflicts = contradictions(qualifiers)
+    if conflicts and total > config.conflict_cap:
+        explanation["conflict_cap"] = {
+            "contribution": round(config.conflict_cap - total, 4),
+            "detail": "+".join(conflicts),
+        }
+        total = config.conflict_cap
     return max(0.0, min(1.0, total)), explanation
+
+
+@lru_cache(maxsize=100_000)
+def expanded_acronyms(names: tuple[str, ...], type_: str) -> frozenset[str]:
+    """Acronyms among a party's names that another of its names spells out (EGP: Ejercito Guerrillero Popular).
+
+    Such an acronym stands for that expansion only: another name with the same initials is another
+    organisation, so it is compared through the published expansion and never by its initials.
+    """
+    if len(names) < 2 or type_ == PERSON:
+        return frozenset()
+    forms = [analyze_name(alt, type_) for name in names for alt in split_alternates(name)]
+    found: set[str] = set()
+    for form in forms:
+        for token in form.tokens:
+            if not acronym_eligible(token) or token.text in found:
+                continue
+            for other in forms:
+                if other is not form and len(other.tokens) > 1:
+                    spelled = _acronym_matches((token,), other.tokens)
+                    words = [t for t in other.tokens if t.kind in (WORD, GENERIC)]
+                    if spelled or "".join(t.text[0] for t in words) == token.text:
+                        found.add(token.text)
+                        break
+    return frozenset(found)
 
 
 def score_pair(
@@ -672,13 +947,14 @@ def score_pair(
             {"type_mismatch": f"{type_a}≠{type_b}"},
         )
     type_ = type_a if type_a != UNKNOWN else type_b
+    expanded = expanded_acronyms(names_a, type_) | expanded_acronyms(names_b, type_)
     best: NameComparison | None = None
     best_pair = ("", "")
     for i, name_a in enumerate(names_a):
         for j, name_b in enumerate(names_b):
             if name_pairs is not None and (i, j) not in name_pairs:
                 continue
-            result = compare_names(name_a, name_b, type_, config)
+            result = compare_names(name_a, name_b, type_, config, expanded)
             if best is None or result.score > best.score:
                 best, best_pair = result, (name_a, name_b)
     if best is None:
@@ -689,7 +965,7 @@ def score_pair(
         "identifier": identifier_feature(ids_a, ids_b, config),
         "legal_form": legal_form_feature(best.left, best.right, config),
     }
-    score, explanation = combine(best, qualifiers)
+    score, explanation = combine(best, qualifiers, config)
     return MatchResult(score, best_pair[0], best_pair[1], explanation)
 
 

@@ -33,8 +33,10 @@ from rapidfuzz.distance import OSA
 from kyc_core.screening.compare import (
     DEFAULT_CONFIG,
     DEFAULT_THRESHOLDS,
+    KEYING_MAX,
     LOOSE_FACTOR,
     SKELETON_FACTOR,
+    SYLLABLE_MAX,
     MatcherConfig,
     MatchResult,
     Thresholds,
@@ -116,6 +118,26 @@ class FuzzyVocabulary:
         boundaries = np.arange(len(self.gram_ids), dtype=np.int64)[:, None] * self.size + self.length_start
         self.gram_length_offsets = np.searchsorted(posting_keys, boundaries.ravel()).reshape(boundaries.shape)
 
+    #: Array attributes that are the whole searchable state (with `gram_ids` and `size`).
+    ARRAYS = (
+        "original",
+        "lengths",
+        "gram_counts",
+        "posting_positions",
+        "length_start",
+        "gram_length_offsets",
+    )
+
+    @classmethod
+    def loaded(cls, grams: list[str], arrays: dict[str, np.ndarray]) -> FuzzyVocabulary:
+        """A vocabulary from persisted arrays (no string is re-read)."""
+        vocabulary = cls.__new__(cls)
+        for name in cls.ARRAYS:
+            setattr(vocabulary, name, arrays[name])
+        vocabulary.size = len(arrays["original"])
+        vocabulary.gram_ids = {gram: number for number, gram in enumerate(grams)}
+        return vocabulary
+
     def search(
         self, text: str, min_similarity: float, max_length_difference: int | None = None
     ) -> np.ndarray:
@@ -167,18 +189,26 @@ class _Postings:
     """Key -> (codes, weights) postings kept in flat arrays (a million names fit in a few hundred MB)."""
 
     def __init__(self) -> None:
-        self.ids: dict[str, int] = {}
+        self._ids: dict[str, int] | None = {}
         self.keys: list[str] = []
         self._key = array("q")
         self._code = array("q")
         self._weight = array("d")
         self._word = array("b")
 
+    @property
+    def ids(self) -> dict[str, int]:
+        """Key -> key id (built on first use for a loaded index: not every store is looked up by key)."""
+        if self._ids is None:
+            self._ids = {key: number for number, key in enumerate(self.keys)}
+        return self._ids
+
     def add(self, key: str, code: int, weight: float, word: bool) -> None:
         """Record that `key` occurs at `code` (record * positions + position) with a token weight."""
-        key_id = self.ids.get(key)
+        ids = self.ids
+        key_id = ids.get(key)
         if key_id is None:
-            key_id = self.ids[key] = len(self.keys)
+            key_id = ids[key] = len(self.keys)
             self.keys.append(key)
         self._key.append(key_id)
         self._code.append(code)
@@ -201,6 +231,17 @@ class _Postings:
         self.starts = np.searchsorted(keys[order], np.arange(len(self.keys) + 1))
         del self._key, self._code, self._weight, self._word
 
+    @classmethod
+    def loaded(
+        cls, keys: list[str], codes: np.ndarray, weights: np.ndarray, words: np.ndarray, starts: np.ndarray
+    ) -> _Postings:
+        """Frozen postings from persisted arrays."""
+        postings = cls.__new__(cls)
+        postings.keys = keys
+        postings._ids = None
+        postings.codes, postings.weights, postings.words, postings.starts = codes, weights, words, starts
+        return postings
+
     def get(self, key_id: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Codes, weights and is-a-word flags of one key."""
         start, end = self.starts[key_id], self.starts[key_id + 1]
@@ -211,8 +252,7 @@ class _TypedIndex:
     """Names of parties analysed under one entity type, with their token vocabulary and postings."""
 
     def __init__(self, analysis_type: str, config: MatcherConfig):
-        self.analysis_type = analysis_type
-        self.config = config
+        self.configure(analysis_type, config)
         self.raw = _Postings()
         self.composite = _Postings()
         self.acronym = _Postings()
@@ -221,6 +261,11 @@ class _TypedIndex:
         self._total = array("d")
         self._script_of: dict[str, str] = {}
         self._acronym_keys: set[str] = set()
+
+    def configure(self, analysis_type: str, config: MatcherConfig) -> None:
+        """What the index reads of the matcher configuration (also set on a persisted index when loaded)."""
+        self.analysis_type = analysis_type
+        self.config = config
         self._max_weight = max(w for _, w in config.kind_weights)
         self._coarse_bound_sound = config.conflict_cost >= max(
             config.extra_cost_person, config.extra_cost_org
@@ -242,12 +287,14 @@ class _TypedIndex:
         tokens = form.tokens
         base = record_id * _MAX_POSITIONS
         for pos, token in enumerate(tokens):
-            self.raw.add(token.text, base + pos, weights[pos], token.kind == WORD)
+            # Both the canonical and the written spelling are keys: the scorer compares either.
+            for spelling in token.spellings:
+                self.raw.add(spelling, base + pos, weights[pos], token.kind == WORD)
+                # Verification must never be stricter than any occurrence: abjad only loosens, cjk only tightens.
+                if token.script == "abjad":
+                    self._script_of[spelling] = "abjad"
             if acronym_eligible(token):
                 self._acronym_keys.add(token.text)
-            # Verification must never be stricter than any occurrence: abjad only loosens, cjk only tightens.
-            if token.script == "abjad":
-                self._script_of[token.text] = "abjad"
         for size in (2, 3):
             for start in range(0, len(tokens) - size + 1):
                 span = tokens[start : start + size]
@@ -257,7 +304,7 @@ class _TypedIndex:
                 word = any(t.kind == WORD for t in span)
                 for pos in range(start, start + size):
                     self.composite.add(text, base + pos, weights[pos], word)
-        for size in range(2, 6):
+        for size in range(3, 6):
             for start in range(0, len(tokens) - size + 1):
                 span = tokens[start : start + size]
                 if all(len(t.text) > 1 for t in span):
@@ -269,34 +316,42 @@ class _TypedIndex:
         """Build the searchable structures once every name is added."""
         for store in (self.raw, self.composite, self.acronym):
             store.freeze()
-        self.raw_keys = self.raw.keys
-        self.raw_ids = self.raw.ids
-        self.raw_vocab = FuzzyVocabulary(self.raw_keys)
+        raw_keys = self.raw.keys
+        self.raw_vocab = FuzzyVocabulary(raw_keys)
         # Folded and skeleton forms, one per raw key (searches return raw ids directly).
-        self.loose_of_key = [loose_form(k) for k in self.raw_keys]
-        self.skeleton_of_key = [consonant_skeleton(k) for k in self.raw_keys]
+        self.loose_of_key = [loose_form(k) for k in raw_keys]
+        self.skeleton_of_key = [consonant_skeleton(k) for k in raw_keys]
         self.loose_vocab = FuzzyVocabulary(self.loose_of_key)
-        self.raw_key_array = np.array(self.raw_keys, dtype=object)
-        self.loose_array = np.array(self.loose_of_key, dtype=object)
-        self.skeleton_array = np.array(self.skeleton_of_key, dtype=object)
-        self.skeleton_lengths = np.array([len(k) for k in self.skeleton_of_key], dtype=np.int32)
         self.skeleton_vocab = FuzzyVocabulary(self.skeleton_of_key)
-        self.key_is_abjad = np.array([self._script_of.get(k) == "abjad" for k in self.raw_keys], dtype=bool)
-        self.abjad_ids = np.nonzero(self.key_is_abjad)[0]
-        self.abjad_skeleton_vocab = FuzzyVocabulary(
-            [self.skeleton_of_key[i] for i in self.abjad_ids.tolist()]
-        )
-        self.has_abjad = bool(len(self.abjad_ids))
-        self.composite_keys = self.composite.keys
-        self.composite_vocab = FuzzyVocabulary(self.composite_keys)
+        self.key_is_abjad = np.array([self._script_of.get(k) == "abjad" for k in raw_keys], dtype=bool)
+        abjad_ids = np.nonzero(self.key_is_abjad)[0]
+        self.abjad_skeleton_vocab = FuzzyVocabulary([self.skeleton_of_key[i] for i in abjad_ids.tolist()])
+        self.composite_vocab = FuzzyVocabulary(self.composite.keys)
         self.record_weight = np.array(self._total, dtype=np.float64)
         self.record_party = np.array(self._party, dtype=np.int64)
         self.record_name = np.array(self._name, dtype=np.int64)
         del self._party, self._name, self._total
+        self.finish()
+
+    def finish(self) -> None:
+        """Derived lookups and empty caches, from the frozen state (also what a persisted index is loaded into)."""
+        self.raw_keys = self.raw.keys
+        self.raw_ids = self.raw.ids
+        self.raw_key_array = np.array(self.raw_keys, dtype=object)
+        self.raw_lengths = np.array([len(k) for k in self.raw_keys], dtype=np.int32)
+        self.sorted_ids = np.argsort(np.array(self.raw_keys, dtype=str), kind="stable").astype(np.int64)
+        self.sorted_keys = np.array(self.raw_keys, dtype=str)[self.sorted_ids]
+        self.loose_array = np.array(self.loose_of_key, dtype=object)
+        self.skeleton_array = np.array(self.skeleton_of_key, dtype=object)
+        self.skeleton_lengths = np.array([len(k) for k in self.skeleton_of_key], dtype=np.int32)
+        self.abjad_ids = np.nonzero(self.key_is_abjad)[0]
+        self.has_abjad = bool(len(self.abjad_ids))
+        self.composite_keys = self.composite.keys
         self._neighbour_cache: dict[tuple[str, str], tuple[tuple[int, float], ...]] = {}
         self._joined_cache: dict[str, tuple[tuple[int, float], ...]] = {}
         self._composite_cache: dict[str, tuple[tuple[int, float], ...]] = {}
-        self._summary_cache: dict[tuple[str, str, str], tuple[np.ndarray, ...] | None] = {}
+        self._syllable_cache: dict[str, tuple[tuple[int, float], ...]] = {}
+        self._summary_cache: dict[tuple[str, str, str, str, bool], tuple[np.ndarray, ...] | None] = {}
         self._span_summary_cache: dict[tuple, tuple[np.ndarray, ...]] = {}
         self._candidate_cache: dict[tuple[NameForm, float], dict[int, set[int]]] = {}
 
@@ -308,8 +363,13 @@ class _TypedIndex:
             return cached
         align_min = self.config.align_min
         text_loose = loose_form(text)
+        # Short tokens one keying error apart (Ai / Ali) are aligned below the usual similarity; for them
+        # that wider search (lengths within one) already holds everything `align_min` reaches.
+        short = len(text) <= KEYING_MAX
         parts = [
-            self.raw_vocab.search(text, align_min),
+            self.raw_vocab.search(text, 1.0 - 1.0 / KEYING_MAX, 1)
+            if short
+            else self.raw_vocab.search(text, align_min),
             self.loose_vocab.search(text_loose, align_min / LOOSE_FACTOR),
         ]
         skeleton = consonant_skeleton(text) if script == "abjad" or self.has_abjad else ""
@@ -333,6 +393,13 @@ class _TypedIndex:
         exact = self.raw_ids.get(text)
         if exact is not None:
             found[exact] = 1.0
+        if self.analysis_type != PERSON:
+            # Cut-off organisation words: keys the query word continues (the listed word was cut off).
+            truncated_sim = self.config.truncated_sim
+            for size in range(self.config.truncated_min, len(text)):
+                idx = self.raw_ids.get(text[:size])
+                if idx is not None:
+                    found[idx] = max(found.get(idx, 0.0), truncated_sim)
         initial = self.raw_ids.get(text[0])
         if initial is not None and len(text) > 1 and not text[0].isdigit():
             found[initial] = max(found.get(initial, 0.0), self.config.initial_sim)
@@ -361,7 +428,10 @@ class _TypedIndex:
             )[0]
             applies = (self.skeleton_lengths[ids] >= 2) & ((script == "abjad") | self.key_is_abjad[ids])
             sims = np.where(applies, np.maximum(sims, SKELETON_FACTOR * sk), sims)
-        return sims
+        # A keying error between short tokens (at most KEYING_MAX letters) is one edit: lift them all.
+        longest = np.maximum(len(text), self.raw_lengths[ids])
+        short_edit = (longest <= KEYING_MAX) & (sims >= 1.0 - 1.0 / KEYING_MAX - _EPS)
+        return np.where(short_edit, np.maximum(sims, self.config.align_min), sims)
 
     def joined_neighbours(self, text: str) -> tuple[tuple[int, float], ...]:
         """(raw vocabulary id, similarity) a concatenation of query tokens could be aligned with (joined words)."""
@@ -393,13 +463,47 @@ class _TypedIndex:
         self._composite_cache[text] = result
         return result
 
-    def _own_sources(self, token) -> list[tuple]:
-        """Postings slices one query token may align with by itself (neighbours, joined entry words, acronyms)."""
+    def syllable_neighbours(self, text: str) -> tuple[tuple[int, float], ...]:
+        """(id, similarity) of indexed concatenations of adjacent tokens a concatenation of two query tokens may match."""
+        cached = self._syllable_cache.get(text)
+        if cached is not None:
+            return cached
+        floor = self.config.variant_sim
+        candidates = self.composite_vocab.search(text, floor).tolist()
+        result = tuple(
+            sorted(
+                (i, sim)
+                for i in candidates
+                if (sim := edit_similarity(self.composite_keys[i], text)) >= floor
+            )
+        )
+        self._syllable_cache[text] = result
+        return result
+
+    def continuations(self, text: str) -> np.ndarray:
+        """Raw vocabulary ids of the keys that begin with `text` and are longer (`text` may be a cut-off word)."""
+        low = int(np.searchsorted(self.sorted_keys, text, side="right"))
+        high = int(np.searchsorted(self.sorted_keys, text + "\x7f", side="left"))
+        return self.sorted_ids[low:high]
+
+    def _own_sources(self, token, last: bool = False) -> list[tuple]:
+        """Postings slices one query token may align with by itself (neighbours, joined entry words, acronyms).
+
+        `last` marks the query's last token, which may itself be a cut-off organisation word.
+        """
         sources: list[tuple] = []
         if token.kind == INITIAL:
             return sources
         word = 1 if token.kind == WORD else 0
-        for i, sim in self.token_neighbours(token.text, token.script):
+        neighbours: dict[int, float] = {}
+        for spelling in token.spellings:
+            for i, sim in self.token_neighbours(spelling, token.script):
+                if sim > neighbours.get(i, -1.0):
+                    neighbours[i] = sim
+        if last and self.analysis_type != PERSON and len(token.text) >= self.config.truncated_min:
+            for i in self.continuations(token.text).tolist():
+                neighbours[i] = max(neighbours.get(i, 0.0), self.config.truncated_sim)
+        for i, sim in sorted(neighbours.items()):
             sources.append((*self.raw.get(i), 1, 1, sim, word))
         if len(token.text) > 1 and token.kind != NUMBER:
             for i, sim in self.composite_neighbours(token.text):
@@ -428,9 +532,9 @@ class _TypedIndex:
         entry_weights = np.concatenate([src[1] for src in sources])
         return records, cap, best, codes, entry_weights, qmult.astype(np.float64), codes[distinctive]
 
-    def _token_summary(self, token, spans: list[tuple]) -> tuple[np.ndarray, ...] | None:
+    def _token_summary(self, token, spans: list[tuple], last: bool = False) -> tuple[np.ndarray, ...] | None:
         """Summary of a query token's sources, cached by token and by what its spans reach."""
-        key = (token.text, token.script, token.kind)
+        key = (token.text, token.orig, token.script, token.kind, last)
         if spans:
             # A span source is fixed by its raw vocabulary id and its parameters (see _sources).
             span_key = (key, tuple(src[3:] for src in spans))
@@ -438,11 +542,13 @@ class _TypedIndex:
             if cached is None:
                 if len(self._span_summary_cache) >= _SPAN_SUMMARY_CACHE_SIZE:
                     self._span_summary_cache.clear()
-                cached = self._span_summary_cache[span_key] = self._summary(self._own_sources(token) + spans)
+                cached = self._span_summary_cache[span_key] = self._summary(
+                    self._own_sources(token, last) + spans
+                )
             return cached
         if key in self._summary_cache:
             return self._summary_cache[key]
-        sources = self._own_sources(token)
+        sources = self._own_sources(token, last)
         summary = self._summary(sources) if sources else None
         self._summary_cache[key] = summary
         return summary
@@ -474,7 +580,19 @@ class _TypedIndex:
                     postings = self.raw.get(i)
                     for pos in range(start, start + size):
                         per_token[pos].append((*postings, 1, size, sim, word, i))
-        for size in range(2, 6):
+        # A short syllable may pair with an entry syllable compared within two-token units (jong un ~
+        # jong on): the unit of query tokens is looked up among the entry's adjacent-token units.
+        for start in range(0, len(tokens) - 1):
+            span = tokens[start : start + 2]
+            if any(t.kind == NUMBER for t in span):
+                continue
+            for pos in range(start, start + 2):
+                token = tokens[pos]
+                if token.kind != WORD or len(token.text) > SYLLABLE_MAX or token.script == "cjk":
+                    continue
+                for i, sim in self.syllable_neighbours("".join(t.text for t in span)):
+                    per_token[pos].append((*self.composite.get(i), 1, 1, sim, 1, ("unit", i)))
+        for size in range(3, 6):
             for start in range(0, len(tokens) - size + 1):
                 span = tokens[start : start + size]
                 if all(len(t.text) > 1 for t in span):
@@ -516,7 +634,7 @@ class _TypedIndex:
         entry_caps: list[np.ndarray] = []
         distinctive_codes: list[np.ndarray] = []
         for pos, token in enumerate(tokens):
-            summary = self._token_summary(token, spans[pos])
+            summary = self._token_summary(token, spans[pos], pos == len(tokens) - 1)
             if summary is None:
                 continue
             records, cap, best, codes, code_weights, qmult, dcodes = summary
@@ -807,10 +925,24 @@ class Screener:
         thresholds: Thresholds = DEFAULT_THRESHOLDS,
         config: MatcherConfig = DEFAULT_CONFIG,
     ):
-        self.entries: list[ListedParty] = list(entries)
+        self.entries: Sequence[ListedParty] = list(entries)
         self.thresholds = thresholds
         self.config = config
         self.index = NameIndex((_as_party_from_listed(e) for e in self.entries), config)
+
+    @classmethod
+    def from_index(
+        cls, entries: Sequence[ListedParty], index: NameIndex, thresholds: Thresholds, config: MatcherConfig
+    ) -> Screener:
+        """A screener over an index already built (a persisted one, see :mod:`kyc_core.screening.persist`)."""
+        screener = cls.__new__(cls)
+        screener.entries, screener.index, screener.thresholds, screener.config = (
+            entries,
+            index,
+            thresholds,
+            config,
+        )
+        return screener
 
     def screen(self, subject: Subject) -> list[Hit]:
         """Hits at or above the review threshold, best first, each with its explanation."""

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from anyascii import anyascii
+from rapidfuzz.distance import OSA
 
 # Token kinds: a word carries identity; the others are weak evidence by nature.
 WORD = "word"
@@ -35,7 +36,8 @@ _GENERIC_ORG_WORDS = frozenset(
     """group groupe gruppe holding holdings international company companies enterprise enterprises
     industries industry trading trade services service solutions systems global partners capital
     management investment investments fund trust foundation association organization institute
-    society national general""".split()
+    society national general corporation limited incorporated entreprise societe finance
+    financial consulting conseil gestion patrimoine immobilier immobiliere transport transports""".split()
 )
 
 # Honorifics and titles carry no identity; removed when leading, downweighted elsewhere.
@@ -68,7 +70,7 @@ _register_forms(
     "jsc|ojsc|cjsc|pjsc|oao|zao|pao|ao|jsco|joint stock company|open joint stock company"
     " |closed joint stock company|public joint stock company|aktsionernoe obshchestvo"
     " |otkrytoe aktsionernoe obshchestvo|zakrytoe aktsionernoe obshchestvo"
-    " |publichnoe aktsionernoe obshchestvo|aktsionernoye obshchestvo",
+    " |publichnoe aktsionernoe obshchestvo|aktsionernoye obshchestvo|public jsc|open jsc|closed jsc",
 )
 _register_forms("stock", "plc", "plc|public limited company")
 _register_forms("stock", "nv", "nv|naamloze vennootschap")
@@ -102,6 +104,25 @@ _register_forms("neutral", "co", "co|company|cie")
 _register_forms("neutral", "ltd", "ltd|limited|pte|pty|pty ltd|pte ltd|co ltd|bhd|sdn bhd|pt|tbk")
 
 _MAX_FORM_TOKENS = max(len(k.split()) for k in _LEGAL_FORMS)
+# Abbreviations inside legal-form phrases (LTD LIABILITY COMPANY, CLOSED JOINT STOCK CO).
+_FORM_WORD_ABBREVIATIONS = {"ltd": "limited", "co": "company", "corp": "corporation", "inc": "incorporated"}
+
+
+def _expand_form_words(phrase: str) -> str:
+    return " ".join(_FORM_WORD_ABBREVIATIONS.get(w, w) for w in phrase.split())
+
+
+_EXPANDED_FORMS = {_expand_form_words(k): v for k, v in _LEGAL_FORMS.items() if len(k.split()) > 1}
+# Spellings long enough to be recognised with one keying error or cut off at the end of a name
+# (fixed-width source fields: "JOINT STOCK COMPAN"); short ones (sa, ag, co) only ever exactly.
+_FUZZY_FORMS: dict[int, list[tuple[tuple[str, ...], str, str]]] = {}
+for _spelling, (_canonical, _family) in _LEGAL_FORMS.items():
+    if len(_spelling.replace(" ", "")) >= 6:
+        _words = tuple(_spelling.split())
+        _FUZZY_FORMS.setdefault(len(_words), []).append((_words, _canonical, _family))
+# A word this long or longer may carry one keying error; a cut-off word keeps at least this many letters.
+_FUZZY_FORM_WORD = 5
+_TRUNCATED_FORM_PREFIX = 4
 
 # Token-level spelling variants of the same name across transliteration conventions.
 _VARIANTS: dict[str, str] = {}
@@ -117,7 +138,7 @@ _register_variants(
     "mohammed mohammad mohamed mohamad muhammed muhamad muhamed mohd mohammod"
     " mukhammad mukhamed mouhamed mouhammad muhammet mehmet mohamud mohummad mochammad",
 )
-_register_variants("abdul", "abdel abdal abdoul abdol")
+_register_variants("abdul", "abdel abdal abdoul abdol abd")
 _register_variants("abdullah", "abdallah abdalla abdulah abdollah abdulla")
 _register_variants("ahmad", "ahmed ahmet achmad akhmad")
 _register_variants("husayn", "hussein husein hussain husain hossein hussayn")
@@ -125,17 +146,36 @@ _register_variants("hasan", "hassan hasaan")
 _register_variants("yusuf", "youssef yousef yusef yousuf youssouf")
 _register_variants("usama", "osama")
 _register_variants("bin", "ibn ben bint binti")
-_register_variants("abu", "abou")
+_register_variants("abu", "abou abo")
 _register_variants("al", "el ul")
-_register_variants("international", "intl")
 _register_variants("organization", "organisation")
 _register_variants("and", "und et")
 _register_variants("saint", "st ste")
 
-# Multi-token spellings folded before token-level work ("abd al aziz" -> "abdul aziz").
+# Abbreviated organisation words, read as the word they stand for wherever they sit in a name
+# (legal forms at either end are removed before this applies).
+_ORG_VARIANTS = {
+    "corp": "corporation",
+    "corporacion": "corporation",
+    "co": "company",
+    "cie": "company",
+    "ltd": "limited",
+    "inc": "incorporated",
+    "intl": "international",
+    "natl": "national",
+    "mfg": "manufacturing",
+    "ind": "industries",
+    "inds": "industries",
+    "bros": "brothers",
+    "assn": "association",
+    "assoc": "association",
+    "dept": "department",
+}
+
+# Multi-token spellings folded before token-level work ("abd al aziz" -> "abdul aziz"). A bare "abd" is
+# a variant of "abdul" at token level (it may also be a whole family name, AL-'ABD).
 _PHRASE_REWRITES = (
     (re.compile(r"\babd (?:al|el|ul|ol) "), "abdul "),
-    (re.compile(r"\babd (?=[a-z]{3,})"), "abdul "),
     (re.compile(r"\bu s a\b|\bu s\b"), "united states"),
 )
 
@@ -221,6 +261,16 @@ class Token:
     # "abjad" when romanised from a script without short vowels (compared on consonant skeletons),
     # "cjk" when from Han or Hangul (each syllable is a morpheme: no fuzzy spelling), else "".
     script: str = ""
+    # The spelling as written when `text` is its canonical variant (mohamed -> muhammad), else "":
+    # a keying error in the written spelling is still compared with what was written.
+    orig: str = ""
+    # True for the family-name part of a "SURNAME, Given" name: initials never stand for it.
+    surname: bool = False
+
+    @property
+    def spellings(self) -> tuple[str, ...]:
+        """The canonical text, then the written spelling when it differs."""
+        return (self.text, self.orig) if self.orig else (self.text,)
 
 
 @dataclass(frozen=True, slots=True)
@@ -233,6 +283,8 @@ class NameForm:
     legal_family: str | None = None
     honorifics: tuple[str, ...] = ()
     had_comma: bool = False
+    # A legal form was removed from the end (so the name was not cut off inside its last word).
+    form_at_end: bool = False
 
     @property
     def texts(self) -> tuple[str, ...]:
@@ -303,14 +355,18 @@ def transliterate(text: str) -> str:
     return anyascii(text)
 
 
-def _basic_clean(text: str) -> str:
-    """Lowercase ASCII with punctuation folded to single spaces and dotted initials joined."""
+def _basic_clean(text: str, join_initials: bool = True) -> str:
+    """Lowercase ASCII with punctuation folded to single spaces; dotted initials joined for organisations.
+
+    A person's "S. T." is two given names, not the word "st" (saint) nor "mr" (mister).
+    """
     text = _CAMEL.sub(" ", text) if any(c.islower() for c in text) else text
     text = text.lower()
     text = re.sub(r"['\u2019]s\b", "", text) if re.search(r"[a-z]{2}['\u2019]s\b", text) else text
     text = _APOSTROPHES.sub("", text)
     text = text.replace("&", " and ").replace("%", " percent ").replace("+", " plus ")
-    text = _DOTTED_INITIALS.sub(lambda m: re.sub(r"[^a-z]", "", m.group(0)) + " ", text)
+    if join_initials:
+        text = _DOTTED_INITIALS.sub(lambda m: re.sub(r"[^a-z]", "", m.group(0)) + " ", text)
     return _NON_ALNUM.sub(" ", text).strip()
 
 
@@ -339,31 +395,65 @@ def _fold_numbers(words: list[str]) -> list[str]:
     return out
 
 
-def _strip_legal_forms(words: list[str], type_: str) -> tuple[list[str], str | None, str | None]:
-    """Remove legal-form phrases at either end; return what is left and the detected form."""
+def _fuzzy_legal_form(words: tuple[str, ...], at_end: bool) -> tuple[str, str] | None:
+    """The legal form a phrase spells with one keying error, or cut off inside its last word at the name's end."""
+    for spelling, canonical, family in _FUZZY_FORMS.get(len(words), ()):
+        if words[0][:1] != spelling[0][:1]:
+            continue
+        edits = 0
+        for i, (word, form_word) in enumerate(zip(words, spelling, strict=True)):
+            if word == form_word:
+                continue
+            last = i == len(words) - 1
+            if at_end and last and len(word) >= _TRUNCATED_FORM_PREFIX and form_word.startswith(word):
+                if len(words) > 1 or len(word) >= _FUZZY_FORM_WORD + 1:
+                    continue
+            if len(form_word) >= _FUZZY_FORM_WORD and OSA.distance(word, form_word, score_cutoff=1) <= 1:
+                edits += 1
+                # One keying error per phrase, two in the long transliterated ones (obshchestvo s ...).
+                if edits <= (2 if len(words) >= 3 else 1):
+                    continue
+            break
+        else:
+            return canonical, family
+    return None
+
+
+def _strip_legal_forms(words: list[str], type_: str) -> tuple[list[str], str | None, str | None, bool]:
+    """Remove legal-form phrases at either end; return what is left, the detected form and whether one ended the name.
+
+    Persons have no legal form: their trailing PAO or SA is a name.
+    """
     form: str | None = None
     family: str | None = None
+    at_end = False
+    if type_ == PERSON:
+        return words, form, family, at_end
     changed = True
     while changed and len(words) > 1:
         changed = False
         for size in range(min(_MAX_FORM_TOKENS, len(words) - 1), 0, -1):
             for start in (0, len(words) - size):
                 phrase = " ".join(words[start : start + size])
-                found = _LEGAL_FORMS.get(phrase)
+                found = (
+                    _LEGAL_FORMS.get(phrase)
+                    or (_EXPANDED_FORMS.get(_expand_form_words(phrase)) if size > 1 else None)
+                    or _fuzzy_legal_form(
+                        tuple(words[start : start + size]), at_end=start > 0 or size == len(words)
+                    )
+                )
                 if found is None:
-                    continue
-                # A person's trailing two-letter token is more often a name than a legal form.
-                if type_ == PERSON and (start == 0 or len(words) - size < 2):
                     continue
                 canonical, fam = found
                 if form is None or family == "neutral":
                     form, family = canonical, fam
+                at_end = at_end or start > 0
                 del words[start : start + size]
                 changed = True
                 break
             if changed:
                 break
-    return words, form, family
+    return words, form, family, at_end
 
 
 def _token_kind(word: str, type_: str) -> str:
@@ -381,14 +471,20 @@ def _token_kind(word: str, type_: str) -> str:
     return WORD
 
 
+# Stands between the given names and the surname of a "SURNAME, Given" name through normalization.
+_SURNAME_MARK = "qqsurnameqq"
+
+
 def _split_comma_form(text: str, type_: str) -> tuple[str, bool]:
-    """ "SURNAME, Given" (list style) becomes "Given SURNAME" for persons."""
+    """ "SURNAME, Given" (list style) becomes "Given <mark> SURNAME" for persons."""
     if type_ == ORGANIZATION or text.count(",") != 1:
         return text, False
     head, tail = (part.strip() for part in text.split(","))
     if not head or not tail or len(head.split()) > 3:
         return text, False
-    return f"{tail} {head}", True
+    if _NON_ALNUM.sub(" ", transliterate(tail).lower()).strip() in _LEGAL_FORMS:
+        return text, False  # "ACME, INC.": an organisation and its legal form
+    return f"{tail} {_SURNAME_MARK} {head}", True
 
 
 @lru_cache(maxsize=200_000)
@@ -396,28 +492,47 @@ def analyze_name(raw: str, type_: str = UNKNOWN) -> NameForm:
     """Normalize one name for comparison; `type_` is person, organization, vessel, aircraft or unknown."""
     text, had_comma = _split_comma_form(raw, type_)
     script = _script_of(text)
-    cleaned = _basic_clean(transliterate(text))
+    cleaned = _basic_clean(transliterate(text), join_initials=type_ not in (PERSON, UNKNOWN))
     for pattern, replacement in _PHRASE_REWRITES:
         cleaned = pattern.sub(replacement, cleaned)
     words = [_unleet(w) for w in cleaned.split()]
     words = _fold_numbers(words)
+    surname_from = len(words)
+    if had_comma:
+        surname_from = words.index(_SURNAME_MARK)
+        del words[surname_from]
+        if surname_from == 0 or surname_from == len(words):
+            surname_from = len(words)
     honorifics: list[str] = []
     while len(words) > 1 and words[0] in _HONORIFICS and type_ in (PERSON, UNKNOWN):
         honorifics.append(words.pop(0))
+        surname_from -= 1
     if type_ == VESSEL:
         while len(words) > 1 and words[0] in _VESSEL_PREFIXES:
             words.pop(0)
-    words, legal_form, legal_family = _strip_legal_forms(words, type_)
+    before = len(words)
+    words, legal_form, legal_family, form_at_end = _strip_legal_forms(words, type_)
+    if surname_from < len(words) and len(words) == before:
+        surname = [False] * surname_from + [True] * (len(words) - surname_from)
+    else:
+        # "ACME, INC." is an organisation with a legal form, not a surname and a given name.
+        surname = [False] * len(words)
     if type_ == UNKNOWN and legal_form is not None:
         type_ = ORGANIZATION
     tokens: list[Token] = []
-    for word in words:
+    org_words = type_ in (ORGANIZATION, VESSEL, AIRCRAFT) or legal_form is not None
+    for position, (word, is_surname) in enumerate(zip(words, surname, strict=True)):
+        after_particle = position > 0 and words[position - 1] in ("al", "el", "ul")
         canonical = _VARIANTS.get(word, word)
+        if org_words:
+            canonical = _ORG_VARIANTS.get(canonical, canonical)
         kind = _token_kind(canonical, type_)
         if kind == WORD and word in _HONORIFICS and type_ in (PERSON, UNKNOWN):
-            kind = STOP
-        tokens.append(Token(canonical, kind, script))
-    return NameForm(raw, tuple(tokens), legal_form, legal_family, tuple(honorifics), had_comma)
+            # A title inside a name says nothing; as a family name (AL-HAJJ, Yahya; Y. Al-Hajj) it is the name.
+            if not (is_surname or after_particle):
+                kind = STOP
+        tokens.append(Token(canonical, kind, script, word if canonical != word else "", is_surname))
+    return NameForm(raw, tuple(tokens), legal_form, legal_family, tuple(honorifics), had_comma, form_at_end)
 
 
 def split_alternates(raw: str) -> list[str]:
