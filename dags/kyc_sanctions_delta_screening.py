@@ -16,6 +16,8 @@ registers were consulted, the officers and beneficial owners of the latest RNE r
    recorded in `screening_hit` with their explanation; a hit an analyst judged a false positive is left
    out while the listed entry is unchanged. The customers concerned are flagged for review, with one
    `customer_flagged` audit event each and one `screening_completed` event per list version.
+3. `notify_compliance`: one e-mail to compliance per run listing the flagged customer ids and their new
+   hit counts (none when nobody was flagged; never twice for a run).
 
 Re-running a run writes nothing new: hits, flags and audit events are keyed on the list version.
 XCom carries version ids and counts only; logs name customers by id only.
@@ -60,7 +62,13 @@ def kyc_sanctions_delta_screening():
 
         return run(version_ids, get_current_context())
 
-    screen_delta(versions_to_screen())
+    @task
+    def notify_compliance() -> dict:
+        from kyc_airflow.tasks.monitoring import notify_delta_screening as run
+
+        return run(get_current_context())
+
+    screen_delta(versions_to_screen()) >> notify_compliance()
 
 
 kyc_sanctions_delta_screening()

@@ -20,4 +20,21 @@ EXTERNAL_CALL = {
 #: Tasks that only judge their input: a retry cannot fix bad input.
 NO_RETRY = {"retries": 0}
 
-DEFAULT_ARGS = {"owner": OWNER, **EXTERNAL_CALL}
+#: Human review tasks: a try that ends without a recorded answer (a refused answer, the KYC database down for
+#: longer than the answer waits, a try the scheduler failed around the answer) asks the reviewer again.
+REVIEW_TASK = {
+    "retries": 5,
+    "retry_delay": timedelta(seconds=10),
+    "retry_exponential_backoff": 2.0,
+    "max_retry_delay": timedelta(minutes=10),
+}
+
+
+def _notify_failure(context) -> None:
+    """E-mail on-call when a task fails for good (imported on failure only: DAG parsing stays light)."""
+    from kyc_airflow.notifiers.failure import notify_failure
+
+    notify_failure(context)
+
+
+DEFAULT_ARGS = {"owner": OWNER, **EXTERNAL_CALL, "on_failure_callback": _notify_failure}

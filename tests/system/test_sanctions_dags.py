@@ -52,6 +52,24 @@ def dags(airflow_db, db_url, emulator, monkeypatch):
     return bag.dags["kyc_sanctions_refresh"], bag.dags["kyc_sanctions_delta_screening"], db_url
 
 
+@pytest.fixture
+def compliance_mail(tmp_path, monkeypatch):
+    """A real SMTP sink behind the `kyc_smtp` connection; the directory its messages land in."""
+    import socket
+
+    from kyc_dev.mailsink import start_mailsink
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    sink = start_mailsink(tmp_path / "mail", port=port)
+    monkeypatch.setenv("AIRFLOW_CONN_KYC_SMTP", json.dumps(
+        {"conn_type": "smtp", "host": "127.0.0.1", "port": port, "extra": {"disable_tls": True, "disable_ssl": True}}
+    ))
+    yield tmp_path / "mail"
+    sink.stop()
+
+
 def _register(url: str, company) -> str:
     people = [o.person for o in company.officers if o.person is not None]
     item = OnboardingCustomer(
@@ -95,7 +113,7 @@ def _xcom(run, task_id: str):
     return next(ti for ti in run.get_task_instances() if ti.task_id == task_id).xcom_pull(task_ids=task_id)
 
 
-def test_refresh_then_delta_screening_flags_the_new_designations(dags, emulator):
+def test_refresh_then_delta_screening_flags_the_new_designations(dags, emulator, compliance_mail):
     refresh, screening, url = dags
     dataset = emulator.state.dataset
     new = [p for p in dataset.known_positives(version=2) if p.version == 2]
@@ -145,6 +163,13 @@ def test_refresh_then_delta_screening_flags_the_new_designations(dags, emulator)
         audit = session.scalar(select(func.count()).select_from(AuditEvent))
     assert flagged == expected
     assert summary["new_hits"] == hits >= 1
+    # One compliance e-mail for the run, listing the flagged customers by id with their hit counts.
+    from kyc_dev.mailsink import read_messages
+
+    [mail] = read_messages(compliance_mail)
+    assert " ".join(str(mail["Subject"]).split()) == f"[KYC] sanctions delta screening: 2 customer(s) flagged, {hits} new hit(s)"
+    text = next(p for p in mail.walk() if p.get_content_type() == "text/plain").get_payload(decode=True).decode()
+    assert all(cid in text for cid in expected)
 
     # A second screening run of the same event writes nothing.
     rerun = screening.test(run_conf={"version_ids": event["version_ids"]})
@@ -153,6 +178,7 @@ def test_refresh_then_delta_screening_flags_the_new_designations(dags, emulator)
     with session_scope(url) as session:
         assert session.scalar(select(func.count()).select_from(ScreeningHit)) == hits
         assert session.scalar(select(func.count()).select_from(AuditEvent)) == audit
+    assert len(read_messages(compliance_mail)) == 1
 
 
 def test_a_refused_list_fails_the_run_while_the_other_lists_are_published(dags, emulator):

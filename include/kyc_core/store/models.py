@@ -19,6 +19,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -235,3 +236,91 @@ class SourceCall(Base):
     request_key: Mapped[str | None] = mapped_column(String(128))
     run_id: Mapped[str | None] = mapped_column(String(250))
     task_id: Mapped[str | None] = mapped_column(String(250))
+
+
+class SourceHealth(Base):
+    """One evaluation of one source by the SLA monitor: status, per-window metrics and the config hash."""
+
+    __tablename__ = "source_health"
+    __table_args__ = (Index("ix_source_health_source_evaluated", "source", "evaluated_at"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    source: Mapped[str] = mapped_column(String(32))
+    evaluated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    tier: Mapped[str] = mapped_column(String(32))
+    # healthy | degraded | down | unknown
+    status: Mapped[str] = mapped_column(String(16))
+    severity: Mapped[str | None] = mapped_column(String(16))
+    breaker_state: Mapped[str | None] = mapped_column(String(16))
+    freshness_s: Mapped[float | None] = mapped_column(Float)
+    # Per window label: calls, failures, availability, error rate, p95; plus the breaches found.
+    metrics: Mapped[dict[str, Any]] = mapped_column()
+    config_hash: Mapped[str] = mapped_column(String(64))
+    run_id: Mapped[str | None] = mapped_column(String(250))
+
+
+class SourceIncident(Base):
+    """A period during which a source broke its thresholds; at most one open incident per source and kind."""
+
+    __tablename__ = "source_incident"
+    __table_args__ = (
+        Index(
+            "uq_source_incident_open",
+            "source",
+            "kind",
+            unique=True,
+            postgresql_where=text("status = 'open'"),
+            sqlite_where=text("status = 'open'"),
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    source: Mapped[str] = mapped_column(String(32))
+    # sla (status degraded, down or unknown) | credentials (our own credentials refused)
+    kind: Mapped[str] = mapped_column(String(16))
+    status: Mapped[str] = mapped_column(String(16))  # open | resolved
+    severity: Mapped[str] = mapped_column(String(16))
+    # Highest severity reached: who is told of the recovery.
+    peak_severity: Mapped[str] = mapped_column(String(16))
+    opened_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+    resolved_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    reminders: Mapped[int] = mapped_column(Integer, default=0)
+    last_health_id: Mapped[int | None] = mapped_column(ForeignKey("source_health.id"))
+    detail: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+
+class MonitorAlert(Base):
+    """An alert e-mail, stored before it is sent: its unique key makes every transition alert once."""
+
+    __tablename__ = "monitor_alert"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    alert_key: Mapped[str] = mapped_column(String(200), unique=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    severity: Mapped[str] = mapped_column(String(16))
+    source: Mapped[str | None] = mapped_column(String(32))
+    incident_id: Mapped[int | None] = mapped_column(ForeignKey("source_incident.id"), index=True)
+    recipients: Mapped[list[Any]] = mapped_column()
+    subject: Mapped[str] = mapped_column(Text)
+    body_text: Mapped[str] = mapped_column(Text)
+    body_html: Mapped[str] = mapped_column(Text)
+    # Files sent with it: [{"filename", "cid" (shown inline when set), "content_b64"}].
+    attachments: Mapped[list[Any]] = mapped_column(default=list)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    # NULL while pending: the next monitor run retries it.
+    sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), index=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    run_id: Mapped[str | None] = mapped_column(String(250))
+
+
+class MonitorConfig(Base):
+    """Every SLA or budget configuration that was loaded, by content hash: the last good one stays in force."""
+
+    __tablename__ = "monitor_config"
+
+    content_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16))  # sla | budget
+    version: Mapped[str] = mapped_column(String(64))
+    content: Mapped[dict[str, Any]] = mapped_column()
+    loaded_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
