@@ -5,7 +5,7 @@ UV := .tools/bin/uv
 VENV := .venv
 export UV_COMPILE_BYTECODE := 1
 
-.PHONY: install demo stop test lint lock clean bench
+.PHONY: install demo stop test browser lint lock clean bench
 
 $(UV):
 	$(PYTHON) -m pip install --quiet --disable-pip-version-check --target .tools uv==$(UV_VERSION)
@@ -25,9 +25,17 @@ demo: install
 stop:
 	@if [ -x $(VENV)/bin/python ]; then $(VENV)/bin/python scripts/demo.py stop; else $(PYTHON) scripts/demo.py stop; fi
 
-## test: the whole test suite (needs PostgreSQL and Redis on 127.0.0.1 for the integration tests)
-test: install
+## test: the type gate (mypy, configured in pyproject.toml), then the whole test suite (needs PostgreSQL and Redis on 127.0.0.1 for the integration tests)
+test: install browser
+	$(VENV)/bin/mypy
 	$(VENV)/bin/python -m pytest
+
+## browser: Debian's chromium and chromium-driver for the browser tests, installed with apt when missing (as root)
+browser:
+	@if [ -x /usr/bin/chromium ] && [ -x /usr/bin/chromedriver ]; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		apt-get update && apt-get install -y chromium chromium-driver; \
+	else echo "browser tests need Chromium: apt-get install -y chromium chromium-driver (skipped locally, fail under CI=true)" >&2; fi
 
 lint: install
 	$(VENV)/bin/ruff check .

@@ -55,8 +55,9 @@ _FORM_DEFAULTS = {"kind": None, "pep_declared": False, "segment": "cgp"}
     # Assessments are limited by the `kyc_assessment` pool, not by runs: many customers may be in flight.
     max_active_runs=64,
     default_args=DEFAULT_ARGS,
-    # A run with no final decision by the policies' `decision_sla` e-mails compliance.
-    deadline=decision_deadline_alert(decision_deadline()),
+    # A run that has not proposed its decisions by the policies' `decision_sla.initial_assessment_minutes`
+    # e-mails compliance (the final decision has its own deadline, on kyc_case_review).
+    deadline=decision_deadline_alert(decision_deadline(stage="initial")),
     tags=["kyc", "onboarding"],
     doc_md=__doc__,
     params={

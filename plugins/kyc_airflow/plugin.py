@@ -10,6 +10,8 @@ from typing import Any
 
 from airflow.plugins_manager import AirflowPlugin
 
+from kyc_airflow.answers import install as install_answer_capture
+
 #: Where the api-server mounts the workspace (must not start with one of Airflow's reserved prefixes).
 URL_PREFIX = "/kyc"
 
@@ -44,3 +46,9 @@ class KycWorkspacePlugin(AirflowPlugin):
         {"name": "KYC source health", "href": f"{URL_PREFIX}/sources", "destination": "nav", "category": "browse",
          "url_route": "kyc-sources"},
     ]
+
+
+# Review answers are accepted by the api-server's human-in-the-loop API: record each as it is given, whatever
+# happens to the resumed task (see kyc_airflow.answers). A listener on the ORM sessions of this process; in
+# processes that never write a human answer it never fires.
+install_answer_capture()

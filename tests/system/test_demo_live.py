@@ -1,20 +1,29 @@
 """The README's first command, for real: Airflow components on loopback, runs triggered through REST.
 
-Also the privacy rule: nothing the demo's processes logged names a sample customer.
+Also the privacy rule (nothing the demo's processes logged names a sample customer), and review answers given
+within half a second of the review task parking: none may be lost.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import socket
 import subprocess
 import sys
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+import uuid
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
 REPO = Path(__file__).resolve().parents[2]
+FAST_ANSWERS = 50
 
 
 def _free_port() -> int:
@@ -35,43 +44,47 @@ def _personal_strings(home: Path) -> set[str]:
     return found
 
 
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory):
+    """`make demo` run to the end and left running (its processes are stopped afterwards)."""
+    home = tmp_path_factory.mktemp("live") / "demo"
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AIRFLOW", "KYC_"))}
+    port = _free_port()
+    env.update(DEMO_HOME=str(home), DEMO_PORT=str(port), DEMO_EMULATOR_PORT=str(_free_port()),
+               DEMO_SMTP_PORT=str(_free_port()), DEMO_KEEP_RUNNING="1")
+    demo_py = [sys.executable, str(REPO / "scripts" / "demo.py")]
+    try:
+        result = subprocess.run([*demo_py, "run"], env=env, capture_output=True, text=True, timeout=900)
+        yield {"result": result, "home": home, "base": f"http://127.0.0.1:{port}", "env": env}
+    finally:
+        subprocess.run([*demo_py, "stop"], env=env, capture_output=True, text=True, timeout=120)
+
+
 @pytest.mark.airflow_live
-def test_demo_end_to_end_and_logs_hold_no_personal_data(tmp_path):
-    home = tmp_path / "demo"
-    env = dict(os.environ)
-    for key in list(env):
-        if key.startswith(("AIRFLOW", "KYC_")):
-            del env[key]
-    env.update(
-        DEMO_HOME=str(home),
-        DEMO_PORT=str(_free_port()),
-        DEMO_EMULATOR_PORT=str(_free_port()),
-        DEMO_SMTP_PORT=str(_free_port()),
-        DEMO_KEEP_RUNNING="0",
-    )
-    result = subprocess.run(
-        [sys.executable, str(REPO / "scripts" / "demo.py"), "run"], env=env, capture_output=True, text=True, timeout=900
-    )
+def test_demo_end_to_end_and_logs_hold_no_personal_data(demo):
+    result, home = demo["result"], demo["home"]
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     out = result.stdout
     assert "audit trail OK" in out
-    # Every kind of decision, reached through REST triggers and REST four-eyes approvals.
+    # Every kind of decision, reached through REST triggers and REST reviews in their own kyc_case_review runs.
     for line in (
         "company, clean register record",
         "company, officer on sanctions lists",
-        "person, declared foreign PEP",
+        "person, declared foreign PEP (reviewers split)",
+        "company, declared name unlike the register",
         "company, RNE outage during the run",
     ):
         assert line in out
-    for outcome in ("approve (final)", "reject (final)", "edd_required (final)", "review (final)"):
+    for outcome in ("approve (final)", "reject (final)", "edd_required (final)"):
         assert outcome in out, outcome
-    assert "analyst1,analyst2" in out
-    assert "source_unavailable" in out
-    assert "company_struck_off" in out
-    assert "invalid SIREN (refused at validation)  failed" in out
+    # Nothing ends as a "review" nobody decided: one reviewer, four eyes, or a senior after a split.
+    assert "review (final)" not in out
+    assert "analyst1,analyst2,senior1" in out and "analyst1,analyst2" in out
+    for code in ("source_unavailable", "company_struck_off", "declared_name_mismatch"):
+        assert code in out, code
+    assert re.search(r"invalid SIREN \(refused at validation\)\s+failed", out)
     assert "a conf with an unknown segment was refused by the REST API (400)" in out
     assert len(list((home / "mail").glob("*.eml"))) >= 2
-    assert not (home / "pids.json").exists(), "make stop left processes recorded"
 
     secrets = _personal_strings(home)
     assert len(secrets) >= 6
@@ -80,3 +93,107 @@ def test_demo_end_to_end_and_logs_hold_no_personal_data(tmp_path):
     assert task_logs, "no task logs were written"
     leaks = {(str(p.relative_to(home)), s) for p in logs for s in secrets if s in p.read_text(errors="replace")}
     assert not leaks, f"personal data in logs: {sorted(leaks)[:5]}"
+
+
+def _http(base: str, method: str, path: str, body: object | None = None, token: str | None = None) -> tuple[int, dict]:
+    request = urllib.request.Request(base + path, method=method, data=json.dumps(body).encode() if body is not None else None,
+                                     headers={"Content-Type": "application/json",
+                                              **({"Authorization": f"Bearer {token}"} if token else {})})
+    try:
+        with urllib.request.urlopen(request, timeout=30) as reply:
+            return reply.status, json.loads(reply.read() or b"{}")
+    except urllib.error.HTTPError as exc:
+        return exc.code, json.loads(exc.read() or b"{}")
+
+
+def _token(base: str, user: str, password: str) -> str:
+    status, body = _http(base, "POST", "/auth/token", {"username": user, "password": password})
+    assert status in (200, 201), body
+    return body["access_token"]
+
+
+def _pending_reviews(url: str, count: int) -> list[str]:
+    """Decisions proposed as `review` (one reviewer decides), as an assessment leaves them."""
+    from kyc_core.store.db import session_scope
+    from kyc_core.store.models import Customer, Decision
+
+    now = datetime.now(UTC)
+    ids = []
+    with session_scope(url) as s:
+        for n in range(count):
+            cid, did = str(uuid.uuid4()), str(uuid.uuid4())
+            s.add(Customer(id=cid, customer_ref=f"RACE-{n:03d}-{cid[:6]}", kind="entity", segment="cgp", identifiers={},
+                           profile={}, input_hash="x", status="pending_review", created_at=now, updated_at=now))
+            s.flush()
+            s.add(Decision(id=did, customer_id=cid, run_id=f"race-{n}", outcome="review", status="pending_review",
+                           risk_level="medium", score=0.25, reasons=[{"code": "sanctions_possible_match", "outcome": "review",
+                                                                       "text": "a possible match"}],
+                           contributions={}, documents=[], created_at=now,
+                           lineage={"proposed_outcome": "review", "approvals_required": 1}))
+            ids.append(did)
+    return ids
+
+
+@pytest.mark.airflow_live
+def test_answers_given_within_half_a_second_of_parking_are_never_lost(demo):
+    from kyc_core.store.db import session_scope
+    from kyc_core.store.models import AuditEvent
+    from sqlalchemy import select
+
+    assert demo["result"].returncode == 0, "the demo did not come up"
+    base, home = demo["base"], demo["home"]
+    url = f"sqlite:///{home / 'kyc.db'}"
+    admin, analyst = _token(base, "admin", "admin-demo"), _token(base, "analyst1", "analyst1")
+    decisions = _pending_reviews(url, FAST_ANSWERS)
+    for decision_id in decisions:
+        status, body = _http(base, "POST", "/api/v2/dags/kyc_case_review/dagRuns",
+                             {"dag_run_id": f"case__{decision_id}", "logical_date": None, "conf": {"decision_id": decision_id}},
+                             token=admin)
+        assert status == 200, body
+    answered: dict[str, float] = {}
+    delays: list[float] = []
+    deadline = time.monotonic() + 900
+    while len(answered) < FAST_ANSWERS and time.monotonic() < deadline:
+        status, body = _http(base, "GET", "/api/v2/dags/kyc_case_review/dagRuns/~/hitlDetails?response_received=false&limit=100",
+                             token=admin)
+        for detail in body.get("hitl_details", []) if status == 200 else []:
+            ti = detail["task_instance"]
+            if ti["state"] != "awaiting_input" or ti["dag_run_id"] in answered:
+                continue
+            seen = time.monotonic()
+            path = (f"/api/v2/dags/kyc_case_review/dagRuns/{urllib.parse.quote(ti['dag_run_id'], safe='')}"
+                    f"/taskInstances/{ti['task_id']}/{ti['map_index']}/hitlDetails")
+            code, reply = _http(base, "PATCH", path, {"chosen_options": ["Approve"],
+                                                      "params_input": {"rationale": "cleared: different person"}}, token=analyst)
+            if code == 200:
+                answered[ti["dag_run_id"]] = seen
+                delays.append(time.monotonic() - seen)
+        time.sleep(0.1)
+    assert len(answered) == FAST_ANSWERS, f"only {len(answered)} reviews parked and were answered"
+    assert max(delays) < 0.5, f"slowest answer {max(delays):.2f}s after the form was seen"
+    states: dict[str, str] = {}
+    while time.monotonic() < deadline and len(states) < FAST_ANSWERS:
+        for decision_id in decisions:
+            run_id = f"case__{decision_id}"
+            if run_id not in states:
+                status, body = _http(base, "GET", f"/api/v2/dags/kyc_case_review/dagRuns/{urllib.parse.quote(run_id, safe='')}",
+                                     token=admin)
+                if status == 200 and body["state"] in ("success", "failed"):
+                    states[run_id] = body["state"]
+        time.sleep(2)
+    assert sorted(states.values()) == ["success"] * FAST_ANSWERS, states
+    retried = 0
+    for decision_id in decisions:
+        quoted = urllib.parse.quote(f"case__{decision_id}", safe="")
+        _, ti = _http(base, "GET", f"/api/v2/dags/kyc_case_review/dagRuns/{quoted}/taskInstances/review_1", token=admin)
+        retried += int(ti.get("try_number", 1) > 1)
+    # How often Airflow failed the try around the answer (see the README's known issues): not an error here.
+    print(f"{FAST_ANSWERS} answers within {max(delays):.2f}s of parking; review tries Airflow failed and retried: {retried}")
+    with session_scope(url) as s:
+        for decision_id in decisions:
+            kinds = [e.event_type for e in s.scalars(select(AuditEvent).where(AuditEvent.case_id == decision_id))]
+            # Every answer in the audit trail, exactly once, and the decision made by the reviewer who gave it.
+            assert kinds.count("human_review") == 1 and kinds.count("final_decision") == 1, (decision_id, kinds)
+            final = s.scalars(select(AuditEvent).where(AuditEvent.case_id == decision_id,
+                                                       AuditEvent.event_type == "final_decision")).one()
+            assert final.actor == "user:analyst1" and json.loads(final.payload)["outcome"] == "approve"

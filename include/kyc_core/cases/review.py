@@ -127,6 +127,23 @@ def reviews_of(session: Session, decision_id: str) -> list[dict[str, Any]]:
     return [json.loads(e.payload) for e in events]
 
 
+def allowed_reviewers(stage: int, reviewers: tuple[str, ...] | list[str], senior_reviewers: tuple[str, ...] | list[str]) -> list[str]:
+    """Who may answer a stage: the senior reviewers at the senior stage (else the reviewers); empty: anyone."""
+    if stage == SENIOR_STAGE:
+        return list(senior_reviewers or reviewers)
+    return list(reviewers)
+
+
+#: Review task ids of `kyc_case_review` and the stage each answers.
+STAGE_OF_TASK = {"review_1": 1, "review_2": 2, "senior_review": SENIOR_STAGE}
+CASE_RUN_PREFIX = "case__"
+
+
+def decision_of_case_run(run_id: str) -> str | None:
+    """The decision a `kyc_case_review` run reviews (its run id is `case__<decision id>`)."""
+    return run_id[len(CASE_RUN_PREFIX):] if run_id.startswith(CASE_RUN_PREFIX) else None
+
+
 def other_reviewers(allowed: list[str], already: list[str]) -> list[str]:
     """Who may still review: the allowed reviewers minus those who already did."""
     return [r for r in allowed if r not in set(already)]

@@ -61,6 +61,14 @@ def latest_for_customer(session: Session, customer_id: str) -> Decision | None:
     ).first()
 
 
+def open_for_customer(session: Session, customer_id: str, *, exclude: str | None = None) -> list[Decision]:
+    """The customer's decisions still waiting for a person (proposed for review, no final decision yet)."""
+    pending = session.scalars(
+        select(Decision).where(Decision.customer_id == customer_id, Decision.status == PENDING_REVIEW).order_by(Decision.created_at)
+    ).all()
+    return [d for d in pending if d.id != exclude and _final_event(session, d.id) is None]
+
+
 def _final_event(session: Session, decision_id: str) -> AuditEvent | None:
     return session.scalars(
         select(AuditEvent)

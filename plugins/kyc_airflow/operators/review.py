@@ -119,13 +119,11 @@ class CaseReviewOperator(HITLOperator):
         self.smtp_conn_id = smtp_conn_id
 
     def _allowed(self) -> list[str]:
-        from kyc_core.cases.options import SENIOR_STAGE
+        from kyc_core.cases.review import allowed_reviewers
         from kyc_core.settings import get_settings
 
         settings = get_settings()
-        if self.stage == SENIOR_STAGE:
-            return list(self.senior_reviewers or settings.senior_reviewers or self.reviewers or settings.reviewers)
-        return list(self.reviewers or settings.reviewers)
+        return allowed_reviewers(self.stage, self.reviewers or settings.reviewers, self.senior_reviewers or settings.senior_reviewers)
 
     def execute(self, context: Any) -> Any:
         from airflow.sdk.definitions.param import ParamsDict

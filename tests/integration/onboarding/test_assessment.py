@@ -189,3 +189,55 @@ def test_a_declared_name_unlike_the_register_goes_to_a_reviewer(store, load_list
         lineage = s.get(Decision, summary["decision_id"]).lineage
     threshold = load_policy_by_hash(lineage["policy"]["content_hash"]).spec.identity.declared_name_min_similarity
     assert lineage["profile"]["declared_name_similarity"] < threshold
+
+
+def test_a_decision_waiting_for_a_register_is_reassessed_once_it_answers(store, load_lists, context, dataset, emulator):
+    from datetime import timedelta
+
+    from kyc_core.onboarding.reassess import (
+        DEADLINE_PASSED,
+        REASSESSED,
+        WAITING,
+        reassess_when_sources_answer,
+    )
+    from kyc_core.store import decisions as decision_repo
+    from kyc_core.store.models import Customer
+
+    load_lists()
+    (customer,) = _register(store, _entity(dataset, dataset.siren(21)))
+    _set_fault(emulator, "rne", {"outage": "503"})
+    try:
+        first = assess_customer(context(), customer)
+        assert (first["outcome"], first["retry"], first["requires_review"]) == ("review", True, True)
+        waiting = reassess_when_sources_answer(context("case-run:reassessment"), first["decision_id"], deadline=timedelta(hours=6))
+        assert waiting["status"] == WAITING and "rne" in waiting["missing"]
+    finally:
+        _set_fault(emulator, "rne", None)
+    with session_scope(store) as s:
+        assert s.scalar(select(func.count()).select_from(Decision)) == 1  # waiting wrote no decision
+    late = reassess_when_sources_answer(context("case-run:reassessment"), first["decision_id"], deadline=timedelta(0))
+    assert late["status"] == DEADLINE_PASSED
+    done = reassess_when_sources_answer(context("case-run:reassessment"), first["decision_id"], deadline=timedelta(hours=6))
+    assert done["status"] == REASSESSED and done["outcome"] == "approve" and done["decision_id"] != first["decision_id"]
+    with session_scope(store) as s:
+        original = decision_repo.state_of(s, s.get(Decision, first["decision_id"]))
+        assert (original.outcome, original.status) == ("approve", "final")
+        assert original.added_reasons[0]["code"] == "superseded" and done["decision_id"] in original.added_reasons[0]["text"]
+        assert s.get(Customer, customer).status == "approve"
+    again = reassess_when_sources_answer(context("case-run:reassessment"), first["decision_id"], deadline=timedelta(hours=6))
+    assert again["status"] == "not_needed"
+
+
+def test_a_customer_assessed_again_has_one_open_decision(store, load_lists, context, dataset):
+    from kyc_core.store import decisions as decision_repo
+
+    load_lists()
+    (customer,) = _register(store, {**_entity(dataset, dataset.siren(21)), "customer": {
+        "kind": "entity", "siren": dataset.siren(21), "declared_name": "Totally Unrelated Bank Ltd"}})
+    first = assess_customer(context("run-1"), customer)
+    second = assess_customer(context("run-2"), customer)
+    assert first["requires_review"] and second["requires_review"]
+    with session_scope(store) as s:
+        assert [d.id for d in decision_repo.open_for_customer(s, customer)] == [second["decision_id"]]
+        older = decision_repo.state_of(s, s.get(Decision, first["decision_id"]))
+    assert older.status == "final" and older.added_reasons[0]["code"] == "superseded"
