@@ -128,6 +128,8 @@ def live(tmp_path_factory, pg_admin_url, redis_db):
     airflow = str(Path(sys.executable).parent / "airflow")
     log = home / "api-server.log"
     subprocess.run([airflow, "db", "migrate"], env=env, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
+    # The DAGs in the metadata database, as a dag-processor would leave them: the trigger form needs them.
+    subprocess.run([airflow, "dags", "reserialize"], env=env, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
     with start_emulator_in_thread(config=EmulatorConfig(companies=300, quotas={})) as emulator:
         _load_lists(store, emulator)
         cases = seed_cases(store, emulator)
@@ -304,3 +306,49 @@ def test_workspace_is_in_airflow_navigation(live, browser):
     WebDriverWait(browser, 30).until(lambda d: d.find_elements(By.CSS_SELECTOR, "#cases tbody tr[data-outcome]"))
     browser.switch_to.default_content()
     _shot(browser, "airflow-nav-cases")
+
+
+def _token(base: str, user: str) -> str:
+    request = urllib.request.Request(f"{base}/auth/token", method="POST", headers={"Content-Type": "application/json"},
+                                     data=json.dumps({"username": user, "password": USERS[user]}).encode())
+    with urllib.request.urlopen(request, timeout=15) as response:
+        return json.loads(response.read())["access_token"]
+
+
+def test_trigger_form_for_one_company_starts_a_run(live, browser):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    base = live["base"]
+    siren, name = "798550281", "SIMON TRANSPORTS"
+    _login(browser, base, "admin", "/dags/kyc_onboarding")
+    wait = WebDriverWait(browser, 60)
+    wait.until(lambda d: d.find_element(By.CSS_SELECTOR, "button[aria-label='Trigger Dag']")).click()
+    # Real controls: a dropdown for the kind, text fields for the SIREN and the name.
+    kind = wait.until(lambda d: d.find_element(
+        By.XPATH, "//input[@name='element_kind']/ancestor::div[@role='group'][1]//input[@role='combobox']"))
+    kind.send_keys("entity")
+    kind.send_keys(Keys.ENTER)
+    browser.find_element(By.ID, "element_siren").send_keys(siren)
+    browser.find_element(By.ID, "element_name").send_keys(name)
+    assert browser.find_element(By.NAME, "element_kind").get_attribute("value") == "entity"
+    assert browser.find_element(By.ID, "element_birth_date").get_attribute("type") == "date"
+    _shot(browser, "trigger-form")
+    browser.find_element(By.CSS_SELECTOR, "button[data-testid='trigger-dag-submit']").click()
+    token = _token(base, "admin")
+    runs: list = []
+    deadline = time.monotonic() + 60
+    while not runs and time.monotonic() < deadline:
+        request = urllib.request.Request(f"{base}/api/v2/dags/kyc_onboarding/dagRuns", headers={"Authorization": f"Bearer {token}"})
+        with urllib.request.urlopen(request, timeout=15) as response:
+            runs = json.loads(response.read())["dag_runs"]
+        time.sleep(1)
+    assert len(runs) == 1, runs
+    conf = runs[0]["conf"]
+    assert (conf["kind"], conf["siren"], conf["name"], conf["segment"]) == ("entity", siren, name, "cgp")
+    # The first task turns the form into the request it validates field by field.
+    from kyc_core.customers.request import conf_from_params, parse_request
+
+    (item,) = parse_request(conf_from_params(conf)).customers
+    assert (item.customer.siren, item.customer.declared_name, item.channel) == (siren, name, "ui")
