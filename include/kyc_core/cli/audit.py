@@ -11,6 +11,7 @@ from sqlalchemy.exc import OperationalError, ProgrammingError
 
 from kyc_core.errors import StoreUnavailable, UserError
 from kyc_core.settings import get_settings
+from kyc_core.store import decisions as decision_repo
 from kyc_core.store.audit import EventType, verify_chain
 from kyc_core.store.db import describe_url, session_scope
 from kyc_core.store.models import AuditEvent, Customer
@@ -76,11 +77,16 @@ def _verify(args: argparse.Namespace) -> int:
     try:
         with session_scope(url) as session:
             result = verify_chain(session, expected_head=args.expect_head)
+            decisions = decision_repo.tampered(session) if result.ok else []
     except (OperationalError, ProgrammingError) as exc:
         first = str(getattr(exc, "orig", exc)).strip().splitlines()[0]
         raise StoreUnavailable(f"cannot read the audit trail at {describe_url(url)}: {first}") from None
-    if result.ok:
-        print(f"audit trail OK: {result.events} events, head {result.head_hash}")
-        return 0
-    sys.stderr.write(f"audit trail BROKEN after {result.events} valid events: {result.problem}\n")
-    return 1
+    if not result.ok:
+        sys.stderr.write(f"audit trail BROKEN after {result.events} valid events: {result.problem}\n")
+        return 1
+    if decisions:
+        # The chain holds, but a decision row no longer says what was sealed in it.
+        sys.stderr.write(f"decisions BROKEN: {decisions[0]}" + (f" (+{len(decisions) - 1} more)" if len(decisions) > 1 else "") + "\n")
+        return 1
+    print(f"audit trail OK: {result.events} events, head {result.head_hash}; every decision matches its sealed hash")
+    return 0

@@ -508,7 +508,7 @@ def _persist(case: _Case, result: Any) -> dict[str, Any]:
             score=ev.score.score, reasons=[r.to_dict() for r in result.reasons], contributions=ev.score.to_dict(),
             documents=[d.to_dict() for d in result.documents], policy_version=f"{case.policy.segment.value}:{case.policy.version}",
             next_review_date=result.next_review_date, created_at=case.now, lineage=_lineage(session, case, result),
-        ), _hit_rows(case))
+        ), _hit_rows(case), actor=case.ctx.actor)
         customer = customer_repo.apply_decision(session, case.customer_id, outcome=outcome, pending=pending,
                                                 risk_level=result.risk_level.value, next_review_date=result.next_review_date,
                                                 moment=case.now)

@@ -46,6 +46,7 @@ class EventType(StrEnum):
     CASE_VIEWED = "case_viewed"
     REVIEW_ANSWER_REFUSED = "review_answer_refused"
     REVIEW_REQUESTED = "review_requested"
+    DECISION_RECORDED = "decision_recorded"
 
 
 def canonical_json(value: Any) -> str:

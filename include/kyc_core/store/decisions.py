@@ -7,6 +7,7 @@ afterwards is appended: human reviews and the final decision are audit events (`
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -17,7 +18,7 @@ from sqlalchemy import select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from kyc_core.store.audit import EventType, append_event
+from kyc_core.store.audit import EventType, append_event, canonical_json
 from kyc_core.store.models import AuditEvent, Decision, ScreeningHit
 
 PENDING_REVIEW = "pending_review"
@@ -97,13 +98,64 @@ def state_of(session: Session, decision: Decision) -> DecisionState:
     )
 
 
-def write_assessment(session: Session, decision: Decision, hits: Iterable[ScreeningHit]) -> Decision:
-    """Insert an assessment's decision with its hits, in the caller's transaction."""
+def content_hash(decision: Decision) -> str:
+    """SHA-256 of everything a decision row says (canonical JSON): sealed in the audit chain when it is written."""
+    created = decision.created_at if decision.created_at.tzinfo else decision.created_at.replace(tzinfo=UTC)
+    body = {
+        "id": decision.id, "customer_id": decision.customer_id, "run_id": decision.run_id, "outcome": decision.outcome,
+        "status": decision.status, "risk_level": decision.risk_level, "score": decision.score, "reasons": decision.reasons,
+        "contributions": decision.contributions, "documents": decision.documents, "lineage": decision.lineage,
+        "policy_version": decision.policy_version,
+        "next_review_date": decision.next_review_date.isoformat() if decision.next_review_date else None,
+        "created_at": created.astimezone(UTC).isoformat(timespec="microseconds"),
+    }
+    return hashlib.sha256(canonical_json(body).encode("utf-8")).hexdigest()
+
+
+def seal(session: Session, decision: Decision, *, actor: str, run_id: str | None) -> None:
+    """Append the decision's content hash to the audit chain (once): an edit of the row is then detectable."""
+    append_event(session, EventType.DECISION_RECORDED, actor=actor, customer_id=decision.customer_id, case_id=decision.id,
+                 run_id=run_id, payload={"decision_id": decision.id, "content_hash": content_hash(decision)},
+                 idempotency_key=f"decision_recorded:{decision.id}")
+
+
+def write_assessment(session: Session, decision: Decision, hits: Iterable[ScreeningHit], *, actor: str = "system") -> Decision:
+    """Insert an assessment's decision with its hits and seal it, in the caller's transaction."""
     for hit in hits:
         session.add(hit)
     session.add(decision)
     session.flush()
+    session.refresh(decision)
+    seal(session, decision, actor=actor, run_id=decision.run_id)
     return decision
+
+
+def seal_unsealed(session: Session, *, actor: str) -> int:
+    """Seal the decisions written before decisions were sealed (as they are now); how many."""
+    sealed = set(session.scalars(select(AuditEvent.case_id).where(AuditEvent.event_type == EventType.DECISION_RECORDED.value)))
+    count = 0
+    for decision in session.scalars(select(Decision).order_by(Decision.created_at, Decision.id)):
+        if decision.id not in sealed:
+            seal(session, decision, actor=actor, run_id=None)
+            count += 1
+    return count
+
+
+def tampered(session: Session) -> list[str]:
+    """Every decision whose row no longer matches the content hash sealed in the audit chain, or that has none."""
+    seals = {}
+    for event in session.scalars(select(AuditEvent).where(AuditEvent.event_type == EventType.DECISION_RECORDED.value)):
+        payload = json.loads(event.payload)
+        seals[payload["decision_id"]] = payload["content_hash"]
+    problems = []
+    for decision in session.scalars(select(Decision).order_by(Decision.created_at, Decision.id)):
+        sealed = seals.pop(decision.id, None)
+        if sealed is None:
+            problems.append(f"decision {decision.id} has no content hash in the audit chain (inserted outside the product)")
+        elif sealed != content_hash(decision):
+            problems.append(f"decision {decision.id} was edited after it was written (content differs from its sealed hash)")
+    problems += [f"decision {missing} was deleted (its sealed hash has no row)" for missing in sorted(seals)]
+    return problems
 
 
 def record_final(

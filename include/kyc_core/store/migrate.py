@@ -71,6 +71,10 @@ def upgrade(url: str | None = None, revision: str = "head", *, actor: str | None
                 actor=actor or get_settings().actor,
                 payload={"from_revision": before, "to_revision": after},
             )
+            # Decisions written before they were sealed in the chain get their seal now (content as it stands).
+            from kyc_core.store.decisions import seal_unsealed
+
+            seal_unsealed(session, actor=actor or get_settings().actor)
     return before, after
 
 
