@@ -403,12 +403,13 @@ def customers_of(samples: list[dict]) -> dict[str, dict]:
 def review_runs(kyc_url: str, run_ids: list[str]) -> list[str]:
     """The kyc_case_review runs opened by these onboarding runs (one per decision that needs a person)."""
     from kyc_core.store.db import session_scope
+    from kyc_core.store.decisions import review_run_id
     from kyc_core.store.models import Decision
     from sqlalchemy import select
 
     with session_scope(kyc_url) as session:
         rows = session.scalars(select(Decision.id).where(Decision.run_id.in_(run_ids), Decision.status == "pending_review"))
-        return [f"case__{decision_id}" for decision_id in rows]
+        return [review_run_id(decision_id) for decision_id in rows]
 
 
 def emulator_faults(source: str | None, faults: dict | None) -> None:

@@ -56,11 +56,11 @@ def record_answer(answer: dict[str, Any]) -> bool:
         InvalidAnswer,
         Review,
         allowed_reviewers,
-        decision_of_case_run,
         record_review,
     )
     from kyc_core.settings import get_settings
     from kyc_core.store.db import session_scope
+    from kyc_core.store.decisions import decision_of_review_run
 
     from kyc_airflow.runtime import kyc_database_url
 
@@ -69,7 +69,7 @@ def record_answer(answer: dict[str, Any]) -> bool:
         where = (ti.dag_id, ti.run_id, ti.task_id) if ti is not None else None
     if where is None or where[0] != "kyc_case_review" or where[2] not in STAGE_OF_TASK:
         return False
-    decision_id = decision_of_case_run(where[1])
+    decision_id = decision_of_review_run(where[1])
     if decision_id is None:
         return False
     stage = STAGE_OF_TASK[where[2]]

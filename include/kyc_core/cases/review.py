@@ -136,12 +136,6 @@ def allowed_reviewers(stage: int, reviewers: tuple[str, ...] | list[str], senior
 
 #: Review task ids of `kyc_case_review` and the stage each answers.
 STAGE_OF_TASK = {"review_1": 1, "review_2": 2, "senior_review": SENIOR_STAGE}
-CASE_RUN_PREFIX = "case__"
-
-
-def decision_of_case_run(run_id: str) -> str | None:
-    """The decision a `kyc_case_review` run reviews (its run id is `case__<decision id>`)."""
-    return run_id[len(CASE_RUN_PREFIX):] if run_id.startswith(CASE_RUN_PREFIX) else None
 
 
 def other_reviewers(allowed: list[str], already: list[str]) -> list[str]:

@@ -15,8 +15,6 @@ from collections.abc import Iterator
 from sqlalchemy.orm import Session
 
 from kyc_core.customers.subjects import (
-    OFFICER,
-    OWNER,
     Party,
     RegisteredFacts,
     birth_text,
@@ -86,6 +84,3 @@ def book_subjects(session: Session) -> list[Subject]:
         for subject in in_book(customer_id, customer_subjects(profile, facts)):
             subjects.setdefault(subject.key, subject)
     return list(subjects.values())
-
-
-__all__ = ["OFFICER", "OWNER", "book_subjects", "facts_from_record"]

@@ -44,8 +44,8 @@ def run_customers(session, run_id: str) -> list[RunCustomer]:
     from kyc_core.store.audit import EventType
     from kyc_core.store.models import AuditEvent
 
-    if run_id.startswith("case__"):
-        decision = decision_repo.get(session, run_id.removeprefix("case__"))
+    if (reviewed := decision_repo.decision_of_review_run(run_id)) is not None:
+        decision = decision_repo.get(session, reviewed)
         if decision is None:
             return []
         return [RunCustomer(decision.customer_id, decision_repo.state_of(session, decision).status == decision_repo.FINAL)]

@@ -347,16 +347,15 @@ def _evaluate(case: _Case) -> _Evaluation:
 # --- the assessment, step by step -------------------------------------------------------------------------
 
 
-def summary_of(decision: Decision, customer: Customer, state: Any = None) -> dict[str, Any]:
+def summary_of(decision: Decision, customer: Customer) -> dict[str, Any]:
     """Ids, outcome and codes for XCom, notices and the demo (no names, no document numbers)."""
-    status = state.status if state is not None else decision.status
     return {
         "customer_id": customer.id,
         "decision_id": decision.id,
         "kind": customer.kind,
         "segment": customer.segment,
         "outcome": decision.lineage.get("proposed_outcome", decision.outcome),
-        "status": status,
+        "status": decision.status,
         "requires_review": decision.status == decision_repo.PENDING_REVIEW,
         "score": round(decision.score, 4) if decision.score is not None else None,
         "risk_level": decision.risk_level,
@@ -366,7 +365,7 @@ def summary_of(decision: Decision, customer: Customer, state: Any = None) -> dic
         "documents": [d.get("label", d.get("code")) for d in decision.documents],
         "retry": bool(decision.lineage.get("retry")),
         "approvals_required": int(decision.lineage.get("approvals_required") or 0),
-        "review_run_id": f"case__{decision.id}" if decision.status == decision_repo.PENDING_REVIEW else None,
+        "review_run_id": decision_repo.review_run_id(decision.id) if decision.status == decision_repo.PENDING_REVIEW else None,
     }
 
 

@@ -12,7 +12,6 @@ from sqlalchemy.orm import Session
 from kyc_core.store.models import Customer
 
 _CHUNK = 1000
-PENDING_REVIEW = "pending_review"
 
 
 class BookRow(NamedTuple):
@@ -64,7 +63,7 @@ def apply_decision(session: Session, customer_id: str, *, outcome: str, pending:
         customer.risk_level = risk_level
     if next_review_date is not None:
         customer.next_review_date = next_review_date
-    customer.status = PENDING_REVIEW if pending else outcome
+    customer.status = "pending_review" if pending else outcome
     customer.flagged_for_review = outcome == "review"
     customer.updated_at = moment
     session.flush()

@@ -23,6 +23,18 @@ from kyc_core.store.models import AuditEvent, Decision, ScreeningHit
 
 PENDING_REVIEW = "pending_review"
 FINAL = "final"
+#: A decision that needs a person is reviewed in its own `kyc_case_review` run, named after it.
+_REVIEW_RUN_PREFIX = "case__"
+
+
+def review_run_id(decision_id: str) -> str:
+    """The `kyc_case_review` run that reviews this decision."""
+    return f"{_REVIEW_RUN_PREFIX}{decision_id}"
+
+
+def decision_of_review_run(run_id: str) -> str | None:
+    """The decision a `kyc_case_review` run reviews, or None for any other run."""
+    return run_id.removeprefix(_REVIEW_RUN_PREFIX) if run_id.startswith(_REVIEW_RUN_PREFIX) else None
 
 
 @dataclass(frozen=True)

@@ -18,11 +18,6 @@ CASE_REVIEW_DAG = "kyc_case_review"
 STORE_WAIT = timedelta(minutes=15)
 
 
-def case_review_run_id(decision_id: str) -> str:
-    """The run of `kyc_case_review` that reviews this decision."""
-    return f"case__{decision_id}"
-
-
 def case_page_link(decision_id: str) -> str:
     """The case page of the KYC workspace (hits, explanations, register facts, timeline) for a decision."""
     from airflow.sdk.configuration import conf
@@ -53,7 +48,9 @@ class OpenCaseReviewOperator(TriggerDagRunOperator):
         if not summary.get("requires_review"):
             raise AirflowSkipException("no human review needed: the decision is final")
         decision_id = summary["decision_id"]
-        self.trigger_run_id = case_review_run_id(decision_id)
+        from kyc_core.store.decisions import review_run_id
+
+        self.trigger_run_id = review_run_id(decision_id)
         self.conf = {"decision_id": decision_id}
         stages = "1/2" if summary.get("approvals_required", 2) >= 2 else "1/1"
         self.note = f"{summary.get('outcome')}: customer {summary['customer_id'][:8]}, awaiting review {stages}"
@@ -136,12 +133,13 @@ class CaseReviewOperator(HITLOperator):
             raise AirflowSkipException("no decision to review")
         try:
             with session_scope(kyc_database_url(self.kyc_conn_id)) as session:
-                done = {r["stage"]: r for r in reviews_of(session, decision_id)}
                 plan = plan_of(session, decision_id)
-                if self.stage in done:
+                if self.stage in plan.done:
+                    # Recorded as it was given (kyc_airflow.answers) or by an earlier try: not asked again.
+                    done = next(r for r in reviews_of(session, decision_id) if r["stage"] == self.stage)
                     self.log.info("decision %s: review %d already recorded, not asked again", decision_id, self.stage)
-                    return {"decision_id": decision_id, "stage": self.stage, "reviewer": done[self.stage]["reviewer_id"],
-                            "choice": done[self.stage]["choice"]}
+                    return {"decision_id": decision_id, "stage": self.stage, "reviewer": done["reviewer_id"],
+                            "choice": done["choice"]}
                 if self.stage not in plan.open_stages:
                     raise AirflowSkipException(f"decision {decision_id} needs no review at stage {self.stage}")
                 brief = review_brief(session, decision_id, self.stage, case_link=case_page_link(decision_id))

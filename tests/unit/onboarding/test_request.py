@@ -162,10 +162,9 @@ def test_the_single_customer_form_becomes_one_request_entry():
 
 def test_the_form_example_is_a_company_the_demo_emulator_knows():
     import runpy
+    from pathlib import Path
 
     from kyc_dev.emulator.dataset import Dataset
-
-    from pathlib import Path
 
     module = runpy.run_path(str(Path(__file__).resolve().parents[3] / "dags" / "kyc_onboarding.py"))
     ds = Dataset(1000, 42)  # the demo's emulator (scripts/demo.py)
