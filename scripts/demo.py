@@ -19,7 +19,9 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import NoReturn
 
 REPO = Path(__file__).resolve().parents[1]
 VENV_BIN = Path(sys.executable).parent
@@ -46,7 +48,7 @@ def say(message: str) -> None:
     print(f"[demo] {message}", flush=True)
 
 
-def fail(message: str) -> None:
+def fail(message: str) -> NoReturn:
     """Stop with one line on stderr."""
     sys.stderr.write(f"[demo] error: {message}\n")
     raise SystemExit(1)
@@ -331,11 +333,18 @@ def wait_for_dag(token: str, dag_id: str, timeout: float = 120) -> None:
 
 
 def trigger(token: str, dag_id: str, conf: dict) -> str:
-    """Trigger one run through the REST API; returns its run id."""
-    status, body = http("POST", f"/api/v2/dags/{dag_id}/dagRuns", {"logical_date": None, "conf": conf}, token=token)
-    if status not in (200, 201):
-        fail(f"trigger of {dag_id} refused ({status}): {json.dumps(body)[:300]}")
-    return body["dag_run_id"]
+    """Trigger one run through the REST API as the README tells integrators to: a run id of our own, retried on a
+    5xx (the embedded SQLite metadata database can be busy), a 409 meaning an earlier attempt created it."""
+    run_id = f"demo__{datetime.now(UTC).strftime('%Y%m%dT%H%M%S')}_{secrets.token_hex(4)}"
+    for attempt in range(6):
+        status, body = http("POST", f"/api/v2/dags/{dag_id}/dagRuns", {"dag_run_id": run_id, "logical_date": None, "conf": conf},
+                            token=token)
+        if status in (200, 201, 409):
+            return run_id
+        if status < 500:
+            break
+        time.sleep(1 + attempt)
+    fail(f"trigger of {dag_id} refused ({status}): {json.dumps(body)[:300]}")
 
 
 _PARKED_SINCE: dict[str, float] = {}
