@@ -14,7 +14,8 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("resilience", "policy"),
     ("lists", "scoring", "registry", "customers"),
     ("resolution", "decision", "notify"),
-    ("onboarding", "rescreen", "cases", "monitoring"),
+    ("onboarding", "rescreen", "cases", "monitoring", "watch"),
+    ("perpetual",),
     ("cli",),
 )
 #: What each distribution may import of the others (kyc_core's `kyc` CLI finds the development commands by name).

@@ -30,6 +30,7 @@ from kyc_core.screening.judgements import apply_judgements
 from kyc_core.screening.model import Hit, Judgement
 from kyc_core.store import customers as customer_repo
 from kyc_core.store import decisions as decision_repo
+from kyc_core.store import flags as flag_repo
 from kyc_core.store import judgements as judgement_repo
 from kyc_core.store.audit import EventType, append_event
 from kyc_core.store.db import session_scope
@@ -167,15 +168,16 @@ def _screen_version(
         if hit_id is not None:
             new_by_customer[row["customer_id"]].append((hit_id, row))
     for customer_id, rows in sorted(new_by_customer.items()):
-        customer_repo.flag(session, customer_id, moment=moment)
-        append_event(
+        flag_repo.raise_flag(
             session,
-            EventType.CUSTOMER_FLAGGED,
+            customer_id,
+            reason="list_change",
             actor=actor,
-            customer_id=customer_id,
+            moment=moment,
             run_id=run_id,
-            payload={
-                "reason": "sanctions_list_delta",
+            key=f"list_version:{version.id}",
+            detail={
+                "source": "sanctions_list_delta",
                 "list_key": version.list_key,
                 "list_version_id": version.id,
                 "hit_ids": [hit_id for hit_id, _ in rows],
@@ -183,7 +185,6 @@ def _screen_version(
                 "subject_roles": sorted({row["subject_role"] for _, row in rows}),
                 "verdict": max((row["verdict"] for _, row in rows), key=_VERDICT_RANK.__getitem__),
             },
-            idempotency_key=f"customer_flagged:{customer_id}:list_version:{version.id}",
         )
     summary = {
         "list_key": version.list_key,

@@ -67,6 +67,24 @@ class Customer(Base):
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
 
+class ReviewFlag(Base):
+    """Why a customer is queued for re-review; open until a perpetual-review run clears it."""
+
+    __tablename__ = "review_flag"
+    __table_args__ = (Index("ix_review_flag_open", "cleared_at", "customer_id"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    customer_id: Mapped[str] = mapped_column(ForeignKey("customer.id"), index=True)
+    # list_change | registry_event | manual (see kyc_core.store.flags.FLAG_REASONS)
+    reason: Mapped[str] = mapped_column(String(32))
+    detail: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    actor: Mapped[str] = mapped_column(String(128))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    cleared_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # The run (or actor) whose review cleared the flag.
+    cleared_by: Mapped[str | None] = mapped_column(String(250))
+
+
 class RegistrySnapshot(Base):
     """A raw answer from a register, kept verbatim with its content hash."""
 
