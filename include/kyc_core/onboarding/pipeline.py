@@ -73,6 +73,11 @@ class AssessmentContext:
     endpoints: Any = None
     today: date | None = None
     fetch_options: dict[str, Any] = field(default_factory=dict)
+    #: Why the customer is assessed: onboarding, or a re-review (periodic, registry_event, list_change, manual).
+    purpose: str = "onboarding"
+    #: False for re-reviews: an assessment that changes nothing (outcome, risk level, open hits) writes no
+    #: decision, only a `customer_reviewed` event, and moves the next review date.
+    write_unchanged: bool = True
 
 
 def decision_id_for(customer_id: str, run_id: str) -> str:
@@ -378,10 +383,11 @@ def _open_case(ctx: AssessmentContext, customer_id: str) -> _Case | dict[str, An
             raise KycError(f"customer {customer_id} is not registered")
         existing = decision_repo.get(session, decision_id)
         if existing is not None:
-            return summary_of(existing, customer)
+            return summary_of(existing, customer) | {"decision_written": True}
         append_event(
             session, EventType.CASE_CREATED, actor=ctx.actor, customer_id=customer_id, case_id=decision_id, run_id=ctx.run_id,
-            payload={"kind": customer.kind, "segment": customer.segment, "input_hash": customer.input_hash},
+            payload={"kind": customer.kind, "segment": customer.segment, "input_hash": customer.input_hash,
+                     "purpose": ctx.purpose},
             idempotency_key=f"case_created:{decision_id}",
         )
         item = OnboardingCustomer.model_validate(customer.profile)
@@ -441,6 +447,7 @@ def _lineage(session: Session, case: _Case, result: Any) -> dict[str, Any]:
     thresholds = case.thresholds
     return {
         "proposed_outcome": result.outcome.value,
+        "purpose": case.ctx.purpose,
         "input_hash": input_hash(case.item),
         "registry_snapshots": snapshots.content_hashes(
             session, {s: info.get("snapshot_ids") or [] for s, info in (case.registers.summary.get("sources") or {}).items()}
@@ -500,7 +507,11 @@ def _persist(case: _Case, result: Any) -> dict[str, Any]:
     with session_scope(case.ctx.database_url) as session:
         existing = decision_repo.get(session, case.decision_id)
         if existing is not None:  # a concurrent try finished first
-            return summary_of(existing, customer_repo.require(session, case.customer_id))
+            return summary_of(existing, customer_repo.require(session, case.customer_id)) | {"decision_written": True}
+        if not case.ctx.write_unchanged:
+            same = _unchanged_decision(session, case, result)
+            if same is not None:
+                return _record_unchanged(session, case, result, same)
         decision = decision_repo.write_assessment(session, Decision(
             id=case.decision_id, customer_id=case.customer_id, run_id=case.ctx.run_id, outcome=outcome,
             status=decision_repo.PENDING_REVIEW if pending else decision_repo.FINAL, risk_level=result.risk_level.value,
@@ -516,7 +527,39 @@ def _persist(case: _Case, result: Any) -> dict[str, Any]:
         if not pending:
             decision_repo.record_final(session, decision, outcome=outcome, actor=case.ctx.actor, run_id=case.ctx.run_id,
                                        reasons=[c.value for c in result.reason_codes])
-        return summary_of(decision, customer)
+        return summary_of(decision, customer) | {"decision_written": True}
+
+
+def _hit_identity(role: str, subject_key: str, list_key: str, native_id: str, entry_hash: str) -> tuple[str, ...]:
+    return (role, subject_key, list_key, native_id, entry_hash)
+
+
+def _unchanged_decision(session: Session, case: _Case, result: Any) -> Decision | None:
+    """The customer's latest decision when this assessment says the same: outcome, risk level and open hits."""
+    latest = decision_repo.latest_for_customer(session, case.customer_id)
+    if latest is None:
+        return None
+    if latest.lineage.get("proposed_outcome", latest.outcome) != result.outcome.value:
+        return None
+    if latest.risk_level != result.risk_level.value:
+        return None
+    before = {_hit_identity(h.subject_role, h.subject_key, h.list_key, h.native_id, h.entry_hash)
+              for h in decision_repo.hits_of(session, latest)}
+    now = {_hit_identity(role, h.subject_key, h.list_key, h.entry_id, h.content_hash) for role, h in case.hits}
+    return latest if before == now else None
+
+
+def _record_unchanged(session: Session, case: _Case, result: Any, same: Decision) -> dict[str, Any]:
+    """A re-review that changed nothing: a `customer_reviewed` event and the next review date, no decision row."""
+    customer = customer_repo.reviewed(session, case.customer_id, next_review_date=result.next_review_date, moment=case.now)
+    append_event(
+        session, EventType.CUSTOMER_REVIEWED, actor=case.ctx.actor, customer_id=case.customer_id, case_id=same.id,
+        run_id=case.ctx.run_id, idempotency_key=f"customer_reviewed:{case.decision_id}",
+        payload={"purpose": case.ctx.purpose, "unchanged_from": same.id, "outcome": result.outcome.value,
+                 "risk_level": result.risk_level.value, "score": round(case.ev.score.score, 4), "hits": len(case.hits),
+                 "next_review_date": result.next_review_date.isoformat() if result.next_review_date else None},
+    )
+    return summary_of(same, customer) | {"decision_written": False, "unchanged_from": same.id}
 
 
 def _supersede_open_decisions(session: Session, case: _Case, new: Decision) -> None:

@@ -37,6 +37,7 @@ class EventType(StrEnum):
     SCREENING_COMPLETED = "screening_completed"
     MATCH_JUDGED = "match_judged"
     CUSTOMER_FLAGGED = "customer_flagged"
+    CUSTOMER_REVIEWED = "customer_reviewed"
     ENTITY_RESOLVED = "entity_resolved"
     SCORE_COMPUTED = "score_computed"
     DOCUMENT_REQUESTED = "document_requested"

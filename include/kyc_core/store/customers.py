@@ -70,6 +70,16 @@ def apply_decision(session: Session, customer_id: str, *, outcome: str, pending:
     return customer
 
 
+def reviewed(session: Session, customer_id: str, *, next_review_date: date | None, moment: datetime) -> Customer:
+    """A re-review that changed nothing: only the next review date moves."""
+    customer = require(session, customer_id)
+    if next_review_date is not None:
+        customer.next_review_date = next_review_date
+    customer.updated_at = moment
+    session.flush()
+    return customer
+
+
 def flag(session: Session, customer_id: str, *, moment: datetime) -> None:
     """Mark a customer for re-review (a new list entry or register event concerns it)."""
     customer = require(session, customer_id)

@@ -241,3 +241,35 @@ def test_a_customer_assessed_again_has_one_open_decision(store, load_lists, cont
         assert [d.id for d in decision_repo.open_for_customer(s, customer)] == [second["decision_id"]]
         older = decision_repo.state_of(s, s.get(Decision, first["decision_id"]))
     assert older.status == "final" and older.added_reasons[0]["code"] == "superseded"
+
+
+def test_a_re_review_that_changes_nothing_writes_no_decision(store, load_lists, context, dataset):
+    """Re-reviews write a decision only on change; otherwise an event and a moved review date."""
+    from dataclasses import replace
+    from datetime import date
+
+    from kyc_core.store.models import Customer
+
+    load_lists()
+    sanctioned = next(k for k in dataset.known_positives() if k.role == "officer")
+    clean, bad = _register(store, _entity(dataset, dataset.siren(21)), _entity(dataset, sanctioned.siren))
+    first = {cid: assess_customer(context("run-1"), cid) for cid in (clean, bad)}
+    assert all(s["decision_written"] for s in first.values())
+
+    later = replace(context("review-1"), purpose="periodic", write_unchanged=False, today=date(2031, 2, 28))
+    for cid in (clean, bad):
+        again = assess_customer(later, cid)
+        assert (again["decision_written"], again["unchanged_from"]) == (False, first[cid]["decision_id"])
+        assert assess_customer(later, cid)["decision_written"] is False  # a re-run of the same run: same answer
+    with session_scope(store) as s:
+        assert s.scalar(select(func.count()).select_from(Decision)) == 2
+        reviewed = s.scalars(select(AuditEvent).where(AuditEvent.event_type == "customer_reviewed")).all()
+        assert sorted(e.customer_id for e in reviewed) == sorted((clean, bad))  # once each, despite the re-run
+        assert {json.loads(e.payload)["purpose"] for e in reviewed} == {"periodic"}
+        assert s.get(Customer, clean).next_review_date > date(2031, 2, 28)
+
+    # Written as usual when re-reviews may write everything (the onboarding default).
+    written = assess_customer(replace(context("review-2"), purpose="manual"), clean)
+    assert written["decision_written"] is True and written["decision_id"] != first[clean]["decision_id"]
+    with session_scope(store) as s:
+        assert s.get(Decision, written["decision_id"]).lineage["purpose"] == "manual"
