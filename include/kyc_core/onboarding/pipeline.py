@@ -9,6 +9,7 @@ decision; re-running the same run returns the decision already written.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import uuid
 from dataclasses import dataclass, field
@@ -28,7 +29,7 @@ from kyc_core.lists.versions import active_versions
 from kyc_core.policy import load_policy
 from kyc_core.resilience.config import load_source_config
 from kyc_core.resolution import data_quality, resolve_entity, resolve_person
-from kyc_core.resolution.model import ConflictCode
+from kyc_core.resolution.model import ConflictCode, ResolvedEntity, ResolvedPerson
 from kyc_core.scoring import (
     CompanyStatus,
     PepExposure,
@@ -42,11 +43,13 @@ from kyc_core.screening.compare import MATCHER_VERSION, Thresholds
 from kyc_core.screening.judgements import apply_judgements
 from kyc_core.screening.model import Hit, Judgement, Subject
 from kyc_core.screening.persist import screener_for
+from kyc_core.sources.models import BeneficialOwnersResult, BodaccNotice, Company, RneRecord
 from kyc_core.store import calls as call_ledger
 from kyc_core.store import customers as customer_repo
 from kyc_core.store import decisions as decision_repo
 from kyc_core.store import judgements as judgement_repo
 from kyc_core.store import snapshots
+from kyc_core.store import stages as stage_repo
 from kyc_core.store.audit import EventType, append_event
 from kyc_core.store.db import session_scope
 from kyc_core.store.models import Customer, Decision, ScreeningHit
@@ -311,6 +314,8 @@ class _Case:
     screen_stats: dict[str, Any] = field(default_factory=dict)
     evaluation: _Evaluation | None = None
     paid: dict[str, Any] = field(default_factory=dict)
+    #: What earlier stages of this assessment stored (stage name -> payload).
+    stored: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     @property
     def ev(self) -> _Evaluation:
@@ -408,18 +413,6 @@ def _screen_parties(case: _Case) -> None:
         case.hits, case.list_checks, case.screen_stats = _screen(
             session, case.customer_id, parties, case.thresholds, case.mandatory_lists
         )
-
-
-def _first_pass(case: _Case) -> None:
-    """Mandatory registers, resolution, screening and a first score."""
-    subject = case.item.customer
-    if isinstance(subject, EntityCustomer):
-        # Paid registers the policy lists as optional are bought only if the first pass warrants it.
-        mandatory = set(getattr(case.policy.spec.sources.mandatory, subject.kind))
-        case.optional = [s for s in case.policy.spec.sources.optional_paid if s in REGISTERS and s not in mandatory]
-        case.registers = _fetch_registers(case.ctx, case.customer_id, subject.siren, [s for s in REGISTERS if s not in case.optional])
-    _screen_parties(case)
-    case.evaluation = _evaluate(case)
 
 
 def _buy_paid_sources(case: _Case) -> None:
@@ -595,14 +588,210 @@ def sources_answer(ctx: AssessmentContext, customer_id: str, sources: list[str])
     return all(answers.checks.get(s) is not None and answers.checks[s].status == "ok" for s in registers)
 
 
-def assess_customer(ctx: AssessmentContext, customer_id: str) -> dict[str, Any]:
-    """Assess one registered customer in this run; returns the summary of the decision."""
+# --- the stages: each stores what it found, so a cleared stage re-runs from what the earlier ones stored ---------
+
+#: Which `_Registers` field holds each register's answer.
+_REGISTER_FIELD = {"sirene": "company", "rne": "rne", "rbe": "owners", "bodacc": "notices"}
+#: Stages in order, as the onboarding DAG runs them for each customer.
+STAGES = ("fetch", "resolve", "screen", "score", "paid", "decide")
+
+
+def _answered(row: dict[str, Any] | None) -> bool:
+    """Whether a stored register answer is final for this assessment (an unavailable one is asked again)."""
+    return row is not None and row["check"]["status"] != "unavailable"
+
+
+def _fetch_row(registers: _Registers, source: str) -> dict[str, Any]:
+    check = registers.checks.get(source) or SourceCheck(status="unavailable", detail="not_fetched")
+    model = getattr(registers, _REGISTER_FIELD[source])
+    if model is None:
+        dumped: Any = None
+    elif source == "bodacc":
+        dumped = [n.model_dump(mode="json") for n in model]
+    else:
+        dumped = model.model_dump(mode="json")
+    fetched = registers.fetched_at.get(source)
+    return {"check": check.model_dump(mode="json"), "fetched_at": fetched.isoformat() if fetched else None,
+            "summary": (registers.summary.get("sources") or {}).get(source), "model": dumped}
+
+
+def _registers_from(stored: dict[str, dict[str, Any]], sources: list[str]) -> _Registers:
+    """The register answers stored by the fetch stages; a source with no stored answer counts as unavailable."""
+    out = _Registers()
+    summaries: dict[str, Any] = {}
+    for source in sources:
+        row = stored.get(f"fetch:{source}")
+        if row is None:
+            out.checks[source] = SourceCheck(status="unavailable", detail="not_fetched")
+            continue
+        out.checks[source] = SourceCheck.model_validate(row["check"])
+        if row.get("fetched_at"):
+            out.fetched_at[source] = datetime.fromisoformat(row["fetched_at"])
+        if row.get("summary"):
+            summaries[source] = row["summary"]
+        model = row.get("model")
+        if model is None:
+            continue
+        if source == "sirene":
+            out.company = Company.model_validate(model)
+        elif source == "rne":
+            out.rne = RneRecord.model_validate(model)
+        elif source == "rbe":
+            out.owners = BeneficialOwnersResult.model_validate(model)
+        else:
+            out.notices = tuple(BodaccNotice.model_validate(n) for n in model)
+    out.summary = {"sources": summaries}
+    return out
+
+
+def _subject_from(data: dict[str, Any]) -> Subject:
+    return Subject(**{k: tuple(v) if isinstance(v, list) else v for k, v in data.items()})
+
+
+def _restore(case: _Case) -> None:
+    """Fill the case from what the earlier stages stored."""
+    stored = case.stored
+    if isinstance(case.item.customer, EntityCustomer):
+        mandatory = set(getattr(case.policy.spec.sources.mandatory, case.item.customer.kind))
+        case.optional = [s for s in case.policy.spec.sources.optional_paid if s in REGISTERS and s not in mandatory]
+        bought = [s for s in case.optional if f"fetch:{s}" in stored]
+        case.registers = _registers_from(stored, [s for s in REGISTERS if s not in case.optional] + bought)
+    if "resolve" in stored:
+        model = ResolvedPerson if isinstance(case.item.customer, PersonCustomer) else ResolvedEntity
+        case.resolved = model.model_validate(stored["resolve"]["resolved"])
+    if "screen" in stored:
+        row = stored["screen"]
+        case.parties = [(role, _subject_from(subject)) for role, subject in row["parties"]]
+        case.hits = [(role, Hit(**hit)) for role, hit in row["hits"]]
+        case.list_checks = {k: SourceCheck.model_validate(v) for k, v in row["list_checks"].items()}
+        case.screen_stats = row["stats"]
+    if "paid" in stored:
+        case.paid = stored["paid"]
+
+
+def _save(case: _Case, **rows: dict[str, Any]) -> None:
+    with session_scope(case.ctx.database_url) as session:
+        for stage, payload in rows.items():
+            stage_repo.save(session, decision_id=case.decision_id, customer_id=case.customer_id, run_id=case.ctx.run_id,
+                            stage=stage.replace("__", ":"), payload=payload, moment=case.now)
+    case.stored.update({stage.replace("__", ":"): payload for stage, payload in rows.items()})
+
+
+def _load_case(ctx: AssessmentContext, customer_id: str) -> _Case | dict[str, Any]:
+    """The case with everything its earlier stages stored; the summary when the run already decided."""
     case = _open_case(ctx, customer_id)
     if isinstance(case, dict):
         return case
-    _first_pass(case)
+    with session_scope(ctx.database_url) as session:
+        case.stored = stage_repo.load(session, case.decision_id)
+    _restore(case)
+    return case
+
+
+def _do_fetch(case: _Case, sources: list[str]) -> dict[str, str]:
+    """Ask these registers (those not answered yet in this assessment); the status of each."""
+    if not isinstance(case.item.customer, EntityCustomer):
+        return {s: "not_applicable" for s in sources}
+    wanted = [s for s in sources if s not in case.optional]
+    todo = [s for s in wanted if not _answered(case.stored.get(f"fetch:{s}"))]
+    if todo:
+        fetched = _fetch_registers(case.ctx, case.customer_id, case.siren, todo)
+        _save(case, **{f"fetch__{s}": _fetch_row(fetched, s) for s in todo})
+        case.registers = _registers_from(case.stored, [s for s in REGISTERS if s not in case.optional])
+    return {s: ("deferred" if s in case.optional else case.stored[f"fetch:{s}"]["check"]["status"]) for s in sources}
+
+
+def _do_resolve(case: _Case) -> dict[str, Any]:
+    case.resolved = _resolve(case.item.customer, case.registers, case.now)
+    _save(case, resolve={"resolved": case.resolved.model_dump(mode="json")})
+    return {"conflicts": [c.code.value for c in getattr(case.resolved, "conflicts", ())],
+            "missing_sources": [getattr(m, "value", m) for m in getattr(case.resolved, "missing_sources", ())]}
+
+
+def _do_screen(case: _Case) -> dict[str, Any]:
+    if case.resolved is None:
+        _do_resolve(case)
+    case.parties = subjects_of(case.item, case.resolved)
+    with session_scope(case.ctx.database_url) as session:
+        case.hits, case.list_checks, case.screen_stats = _screen(
+            session, case.customer_id, case.parties, case.thresholds, case.mandatory_lists
+        )
+    _save(case, screen={
+        "parties": [[role, dataclasses.asdict(subject)] for role, subject in case.parties],
+        "hits": [[role, dataclasses.asdict(hit)] for role, hit in case.hits],
+        "list_checks": {k: v.model_dump(mode="json") for k, v in case.list_checks.items()},
+        "stats": case.screen_stats,
+    })
+    return {k: v for k, v in case.screen_stats.items() if k != "lists"}
+
+
+def _do_score(case: _Case) -> dict[str, Any]:
+    if "screen" not in case.stored:
+        _do_screen(case)
+    case.evaluation = _evaluate(case)
+    ev = case.ev
+    row = {"score": round(ev.score.score, 4), "data_quality": ev.quality, "conflicts": ev.conflicts,
+           "factors": {f.name: round(f.contribution, 4) for f in ev.score.factors}}
+    _save(case, score=row)
+    return row
+
+
+def _do_paid(case: _Case) -> dict[str, Any]:
+    """The optional paid registers when the first score and the month's budget allow (bought once per assessment)."""
+    if "paid" in case.stored:
+        return case.paid
+    if case.evaluation is None:
+        _do_score(case)
     _buy_paid_sources(case)
-    result = decide(case.ev.profile, case.ev.score, case.policy, ctx.today or case.now.date())
+    if case.paid.get("queried"):
+        _save(case, **{f"fetch__{s}": _fetch_row(case.registers, s) for s in case.optional})
+        _save(case, resolve={"resolved": case.resolved.model_dump(mode="json")})
+        _save(case, screen={
+            "parties": [[role, dataclasses.asdict(subject)] for role, subject in case.parties],
+            "hits": [[role, dataclasses.asdict(hit)] for role, hit in case.hits],
+            "list_checks": {k: v.model_dump(mode="json") for k, v in case.list_checks.items()},
+            "stats": case.screen_stats,
+        })
+    _save(case, paid=case.paid or {"sources": [], "queried": False, "reason": "no_optional_source"})
+    return case.paid
+
+
+def _do_decide(case: _Case) -> dict[str, Any]:
+    if "screen" not in case.stored:
+        _do_screen(case)
+    case.evaluation = _evaluate(case)
+    result = decide(case.ev.profile, case.ev.score, case.policy, case.ctx.today or case.now.date())
     summary = _persist(case, result)
-    log.info("customer %s: %s (score %.3f, %d hit(s))", customer_id, summary["outcome"], case.ev.score.score, len(case.hits))
+    log.info("customer %s: %s (score %.3f, %d hit(s))", case.customer_id, summary["outcome"], case.ev.score.score,
+             len(case.hits))
     return summary
+
+
+def run_stage(ctx: AssessmentContext, customer_id: str, stage: str, sources: list[str] | None = None) -> dict[str, Any]:
+    """Run one stage of a customer's assessment in this run (the onboarding DAG's tasks).
+
+    Every stage reads what the earlier ones stored and stores what it found; once the run decided for the
+    customer, every stage returns `{"decided": <decision id>}` and does nothing.
+    """
+    if stage not in STAGES:
+        raise KycError(f"unknown assessment stage {stage!r}; expected one of {', '.join(STAGES)}")
+    case = _load_case(ctx, customer_id)
+    if isinstance(case, dict):
+        return case if stage == "decide" else {"decided": case["decision_id"]}
+    if stage == "fetch":
+        return {"sources": _do_fetch(case, list(sources or REGISTERS))}
+    steps = {"resolve": _do_resolve, "screen": _do_screen, "score": _do_score, "paid": _do_paid, "decide": _do_decide}
+    return steps[stage](case)
+
+
+def assess_customer(ctx: AssessmentContext, customer_id: str) -> dict[str, Any]:
+    """Assess one registered customer in this run, every stage in turn; returns the summary of the decision."""
+    case = _load_case(ctx, customer_id)
+    if isinstance(case, dict):
+        return case
+    _do_fetch(case, list(REGISTERS))
+    _do_resolve(case)
+    _do_screen(case)
+    _do_score(case)
+    _do_paid(case)
+    return _do_decide(case)

@@ -273,3 +273,60 @@ def test_a_re_review_that_changes_nothing_writes_no_decision(store, load_lists, 
     assert written["decision_written"] is True and written["decision_id"] != first[clean]["decision_id"]
     with session_scope(store) as s:
         assert s.get(Decision, written["decision_id"]).lineage["purpose"] == "manual"
+
+
+def _calls(store: str) -> int:
+    from kyc_core.store.models import SourceCall
+
+    with session_scope(store) as s:
+        return s.scalar(select(func.count()).select_from(SourceCall))
+
+
+def test_stages_run_one_by_one_store_what_they_found_and_re_run_without_a_register_call(store, load_lists, context, dataset):
+    """The DAG's path: one stage per task; a cleared later stage re-runs from what the earlier ones stored."""
+    from kyc_core.onboarding.pipeline import run_stage
+
+    load_lists()
+    sanctioned = next(k for k in dataset.known_positives() if k.role == "officer")
+    staged, whole = _register(store, _entity(dataset, sanctioned.siren, "fintech"), _entity(dataset, sanctioned.siren, "fintech") | {"external_ref": "second"})
+    ctx = context("staged-run")
+    fetched = {s: run_stage(ctx, staged, "fetch", [s])["sources"][s] for s in ("sirene", "rne", "rbe", "bodacc")}
+    assert fetched == {"sirene": "ok", "rne": "ok", "rbe": "deferred", "bodacc": "deferred"}  # fintech: rbe and bodacc are paid
+    assert isinstance(run_stage(ctx, staged, "resolve")["conflicts"], list)
+    assert run_stage(ctx, staged, "screen")["matches"] >= 1
+    first = run_stage(ctx, staged, "score")
+    paid = run_stage(ctx, staged, "paid")
+    assert paid["queried"] is True and set(paid["sources"]) == {"rbe", "bodacc"}
+    calls = _calls(store)
+    # Cleared and re-run: the score, the paid step (bought once) and the stages before make no register call.
+    assert run_stage(ctx, staged, "score")["score"] >= first["score"]
+    assert run_stage(ctx, staged, "paid") == paid
+    run_stage(ctx, staged, "resolve")
+    run_stage(ctx, staged, "fetch", ["rne"])
+    assert _calls(store) == calls
+    decision = run_stage(ctx, staged, "decide")
+    assert (decision["outcome"], decision["decision_written"]) == ("reject", True)
+    assert run_stage(ctx, staged, "score") == {"decided": decision["decision_id"]}
+    assert run_stage(ctx, staged, "decide")["decision_id"] == decision["decision_id"]
+
+    # The same customer data assessed in one go decides the same, from the same stages.
+    together = assess_customer(context("whole-run"), whole)
+    assert (together["outcome"], together["score"], together["risk_level"]) == (decision["outcome"], decision["score"], decision["risk_level"])
+    with session_scope(store) as s:
+        lineage = s.get(Decision, decision["decision_id"]).lineage
+        assert lineage["paid_sources"]["queried"] is True
+        assert set(lineage["registry_snapshots"]) >= {"sirene", "rne", "rbe", "bodacc"}
+
+
+def test_a_stage_that_finds_no_register_answer_fails_closed(store, load_lists, context, dataset):
+    """A mandatory register whose fetch stage never stored an answer (its task failed) counts as unavailable."""
+    from kyc_core.onboarding.pipeline import run_stage
+
+    load_lists()
+    (customer,) = _register(store, _entity(dataset, dataset.siren(21)))
+    ctx = context("missing-fetch")
+    for source in ("sirene", "bodacc"):  # rne and rbe never ran
+        run_stage(ctx, customer, "fetch", [source])
+    decision = run_stage(ctx, customer, "decide")
+    assert decision["outcome"] == "review"
+    assert "source_unavailable" in {r["code"] for r in decision["top_reasons"]}
