@@ -5,7 +5,7 @@
 Part 1 assesses `--customers` emulator companies in this process (registers, resolution, screening against the
 emulator's OFAC + UN + EU lists, score, decision) on an embedded database. Part 2 starts the demo's Airflow
 (LocalExecutor, 127.0.0.1) and triggers `kyc_onboarding` `--runs` times, one run at a time, measuring from the
-POST to the proposed decision (`customer.assess` succeeded) and to the run's end; then the same for a one-task
+POST to the proposed decision (`customer.decide` succeeded) and to the run's end; then the same for a one-task
 DAG on the same Airflow, the floor any DAG pays. It also reports how long the DAG file takes to parse in a fresh
 interpreter (`dag_file_parse_ms`: workers parse it for every task). All print their inputs and p50/p95.
 """
@@ -189,7 +189,7 @@ def through_rest(runs: int, sirens: list[str]) -> None:
         confs = [{"customers": [{"customer": {"kind": "entity", "siren": sirens[n % len(sirens)],
                                               "declared_name": ds.company(sirens[n % len(sirens)]).name},
                                  "segment": "cgp", "external_ref": f"BENCH-{n}"}]} for n in range(runs)]
-        decision, run_end = _timed_runs(demo, token, "kyc_onboarding", confs, "customer.assess")
+        decision, run_end = _timed_runs(demo, token, "kyc_onboarding", confs, "customer.decide")
         _, floor = _timed_runs(demo, token, "latency_floor", [{} for _ in range(runs)], None)
     finally:
         demo.stop_all()

@@ -14,12 +14,21 @@ volume; or a legal entity: `kind: entity`, SIREN, declared name, declared office
    without markup or control characters). An invalid request fails here, naming the field, with an
    `input_rejected` audit event and nothing else written.
 2. `register_customers`: each customer is stored once (re-running changes nothing).
-3. For each customer (`customer` group, one mapped instance per customer, labelled with its reference):
-   - `assess` (pool `kyc_assessment`): Sirene, RNE, beneficial owners and BODACC behind their circuit breakers;
-     one consolidated entity with provenance; the customer, every officer and beneficial owner screened against
-     the active OFAC, EU and UN lists; the EDD score (geography, PEP/sanctions, activity, structure) under the
-     segment's policy; the proposed decision with its reasons, documents to request and next review date.
-     A mandatory source that could not be consulted gives `review` (`source_unavailable`), never `approve`.
+3. For each customer (`customer` group, one mapped instance per customer, labelled with its reference), every
+   stage in the pool `kyc_assessment`; each stores what it found in the KYC database and passes ids only, so a
+   cleared stage re-runs from what the stages before it stored (clearing `score_edd` re-scores with no register
+   call):
+   - `fetch_sirene`, `fetch_rne`, `fetch_rbe`, `fetch_bodacc` (in parallel, `FetchRegistryDataOperator`, each
+     behind its circuit breaker). **A register that does not answer is visible in the grid**: its task goes
+     up for retry once, then **fails** (red) while the assessment goes on and fails closed. A person has no
+     register (skipped); a register the segment's policy buys only when warranted is skipped here.
+   - `resolve_entity`: one consolidated entity with provenance (runs whatever the fetches ended with).
+   - `screen_parties`: the customer, every officer and beneficial owner against the active OFAC, EU and UN lists.
+   - `score_edd`: the EDD score (geography, PEP/sanctions, activity, structure) under the segment's policy.
+   - `buy_paid_sources`: the optional paid registers, when the first score and the month's budget allow; then
+     resolution, screening and score again with them.
+   - `decide`: the proposed decision with its reasons, documents to request and next review date. A mandatory
+     source that could not be consulted gives `review` (`source_unavailable`), never `approve`.
      **Its return value is the decision** (`outcome`, `status`: `final` or `pending_review`, `review_run_id`).
    - `notify`: e-mail to compliance for `edd_required`, `reject` and strong sanctions hits.
    - `open_review`: a decision that needs a person (`review`, `edd_required`, `reject`) starts its own
@@ -32,9 +41,12 @@ Every stage is an audit event. Logs identify customers by id only; explain any d
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from airflow.sdk import Param, dag, get_current_context, task, task_group
 from kyc_airflow.defaults import DEFAULT_ARGS, NO_RETRY, START_DATE
 from kyc_airflow.notifiers.deadline import decision_deadline_alert
+from kyc_airflow.operators.registry import FetchRegistryDataOperator
 from kyc_airflow.operators.review import OpenCaseReviewOperator
 from kyc_core.customers.request import conf_from_params, form_params_schema, trigger_item_schema
 from kyc_core.monitoring.deadlines import decision_deadline
@@ -89,19 +101,60 @@ def kyc_onboarding():
 
     @task_group(group_id="customer")
     def per_customer(customer_id: str):
+        # One task per register, in parallel, each behind its breaker; the grid shows which one did not answer.
+        fetches = [
+            FetchRegistryDataOperator(
+                task_id=f"fetch_{source}", customer_id=customer_id, sources=[source], pool="kyc_assessment",
+                map_index_template="{{ customer_label }}", retries=1, retry_delay=timedelta(seconds=15),
+                on_failure_callback=[],
+            )
+            for source in ("sirene", "rne", "rbe", "bodacc")
+        ]
+
+        # A register that did not answer leaves its task failed; the assessment goes on and fails closed.
+        @task(pool="kyc_assessment", map_index_template="{{ customer_label }}", trigger_rule="all_done")
+        def resolve_entity(customer_id: str) -> dict:
+            from kyc_airflow.tasks.onboarding import run_stage
+
+            return run_stage(customer_id, "resolve", get_current_context())
+
         @task(pool="kyc_assessment", map_index_template="{{ customer_label }}")
-        def assess(customer_id: str) -> dict:
-            from kyc_airflow.tasks.onboarding import assess as run
+        def screen_parties(customer_id: str) -> dict:
+            from kyc_airflow.tasks.onboarding import run_stage
+
+            return run_stage(customer_id, "screen", get_current_context())
+
+        @task(pool="kyc_assessment", map_index_template="{{ customer_label }}")
+        def score_edd(customer_id: str) -> dict:
+            from kyc_airflow.tasks.onboarding import run_stage
+
+            return run_stage(customer_id, "score", get_current_context())
+
+        @task(pool="kyc_assessment", map_index_template="{{ customer_label }}")
+        def buy_paid_sources(customer_id: str) -> dict:
+            from kyc_airflow.tasks.onboarding import run_stage
+
+            return run_stage(customer_id, "paid", get_current_context())
+
+        @task(pool="kyc_assessment", map_index_template="{{ customer_label }}")
+        def decide(customer_id: str) -> dict:
+            from kyc_airflow.tasks.onboarding import decide as run
 
             return run(customer_id, get_current_context())
 
-        @task
+        @task(map_index_template="{{ customer_label }}")
         def notify(summary: dict) -> bool:
             from kyc_airflow.tasks.onboarding import notify as run
 
             return run(summary, get_current_context())
 
-        summary = assess(customer_id)
+        resolved = resolve_entity(customer_id)
+        fetches >> resolved
+        screened = screen_parties(customer_id)
+        scored = score_edd(customer_id)
+        paid = buy_paid_sources(customer_id)
+        summary = decide(customer_id)
+        resolved >> screened >> scored >> paid >> summary
         notify(summary)
         OpenCaseReviewOperator(task_id="open_review", assessment=summary)
 

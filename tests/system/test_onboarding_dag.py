@@ -60,7 +60,13 @@ def test_clean_batch_is_approved(onboarding):
     run = dag.test(run_conf=conf)
     states = _states(run)
     assert run.state == "success", states
-    assert states[("customer.assess", 0)] == states[("customer.assess", 1)] == "success"
+    stages = ("resolve_entity", "screen_parties", "score_edd", "buy_paid_sources", "decide")
+    assert all(states[(f"customer.{t}", i)] == "success" for t in stages for i in (0, 1)), states
+    # The company's registers each in their task (BODACC is bought only when warranted under `cgp`); none for a person.
+    assert [states[(f"customer.fetch_{s}", 0)] for s in ("sirene", "rne", "rbe", "bodacc")] == ["success"] * 3 + ["skipped"]
+    assert all(states[(f"customer.fetch_{s}", 1)] == "skipped" for s in ("sirene", "rne", "rbe", "bodacc"))
+    labels = {ti.rendered_map_index for ti in run.get_task_instances() if ti.task_id == "customer.decide"}
+    assert "T-1" in labels
     assert states[("customer.open_review", 0)] == states[("customer.open_review", 1)] == "skipped"
     with session_scope(url) as s:
         decisions = s.scalars(select(Decision).where(Decision.run_id == run.run_id)).all()
@@ -88,3 +94,39 @@ def test_invalid_siren_fails_at_validation_and_writes_only_the_rejection(onboard
         assert s.scalar(select(func.count()).select_from(Decision)) == 0
         event = s.scalars(select(AuditEvent).where(AuditEvent.event_type == "input_rejected")).one()
     assert json.loads(event.payload)["errors"][0]["field"] == "customers.0.customer.entity.siren"
+
+
+def test_a_register_outage_is_a_failed_fetch_task_and_a_fail_closed_decision(onboarding, emulator):
+    """RNE down: `fetch_rne` retries, then fails in the grid; the run still decides, `review` / `source_unavailable`."""
+    import urllib.request
+
+    def fault(spec: dict | None) -> None:
+        base = emulator.root + "/_admin/faults"
+        request = (urllib.request.Request(f"{base}?source=rne", method="DELETE") if spec is None else
+                   urllib.request.Request(base, data=json.dumps({"source": "rne", **spec}).encode(), method="POST",
+                                          headers={"Content-Type": "application/json"}))
+        urllib.request.urlopen(request, timeout=5).close()
+
+    dag, url, ds = onboarding
+    siren = ds.siren(57)  # a company no other test here fetched: nothing of it is cached in this process
+    conf = {"customers": [{"customer": {"kind": "entity", "siren": siren, "declared_name": ds.company(siren).name},
+                           "segment": "cgp", "external_ref": "OUT-1"}]}
+    for task in dag.task_dict.values():  # no 15 s wait between the two tries here
+        task.retry_delay = __import__("datetime").timedelta(seconds=0)
+    fault({"outage": "503"})
+    try:
+        run = dag.test(run_conf=conf)
+    finally:
+        fault(None)
+    states = _states(run)
+    assert states[("customer.fetch_rne", 0)] == "failed", states
+    assert states[("customer.fetch_sirene", 0)] == states[("customer.decide", 0)] == "success"
+    assert run.state == "success"
+    decide = next(ti for ti in run.get_task_instances() if ti.task_id == "customer.decide")
+    assert decide.try_number == 1
+    fetch = next(ti for ti in run.get_task_instances() if ti.task_id == "customer.fetch_rne")
+    assert fetch.try_number == 2  # retried once before failing
+    with session_scope(url) as s:
+        (decision,) = s.scalars(select(Decision).where(Decision.run_id == run.run_id)).all()
+        assert decision.outcome == "review" and decision.status == "pending_review"
+        assert "source_unavailable" in {r["code"] for r in decision.reasons}

@@ -66,14 +66,31 @@ def assessment_context(context: dict[str, Any]) -> Any:
     )
 
 
-def assess(customer_id: str, context: dict[str, Any]) -> dict[str, Any]:
-    """Fetch, resolve, screen, score and decide one customer (idempotent per run)."""
-    from kyc_core.onboarding.pipeline import assess_customer
+def _label(context: dict[str, Any], customer_id: str) -> None:
+    """Label the mapped instance in the grid with the customer's external reference (never a name)."""
+    from kyc_core.store import customers as customer_repo
+    from kyc_core.store.db import session_scope
 
-    # The mapped instance is labelled in the grid with the customer's reference (never a name).
     context["customer_label"] = customer_id[:8]
-    summary = assess_customer(assessment_context(context), customer_id)
-    context["customer_label"] = summary.get("reference") or customer_id[:8]
+    with session_scope(kyc_database_url()) as session:
+        customer = customer_repo.get(session, customer_id)
+        if customer is not None:
+            context["customer_label"] = customer.customer_ref
+
+
+def run_stage(customer_id: str, stage: str, context: dict[str, Any], sources: list[str] | None = None) -> dict[str, Any]:
+    """One stage of a customer's assessment in this run (fetch, resolve, screen, score, paid, decide)."""
+    from kyc_core.onboarding.pipeline import run_stage as run
+
+    _label(context, customer_id)
+    result = run(assessment_context(context), customer_id, stage, sources)
+    log.info("customer %s: %s done", customer_id, stage)
+    return result
+
+
+def decide(customer_id: str, context: dict[str, Any]) -> dict[str, Any]:
+    """The proposed decision of one customer: **the** place integrators read it (this task's return value)."""
+    summary = run_stage(customer_id, "decide", context)
     log.info("customer %s: %s (%s)", customer_id, summary["outcome"], summary["status"])
     return summary
 
@@ -84,6 +101,7 @@ def notify(summary: dict[str, Any], context: dict[str, Any]) -> bool:
 
     from kyc_airflow.notifiers.compliance import ComplianceNotifier
 
+    context["customer_label"] = summary.get("reference") or summary["customer_id"][:8]
     if not needs_notice(summary):
         log.info("customer %s: %s, no notice needed", summary["customer_id"], summary["outcome"])
         return False

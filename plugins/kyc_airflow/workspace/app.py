@@ -45,7 +45,7 @@ from kyc_airflow.runtime import kyc_database_url
 #: The DAG whose readers may use the workspace: its runs are where the cases come from.
 DAG_ID = "kyc_onboarding"
 #: The task that assessed the customer, whose logs explain the run.
-ASSESS_TASK = "customer.assess"
+ASSESS_TASK = "customer.decide"
 TEMPLATES = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
 
 
