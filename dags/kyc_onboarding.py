@@ -48,7 +48,7 @@ from kyc_airflow.defaults import DEFAULT_ARGS, NO_RETRY, START_DATE
 from kyc_airflow.notifiers.deadline import decision_deadline_alert
 from kyc_airflow.operators.registry import FetchRegistryDataOperator
 from kyc_airflow.operators.review import OpenCaseReviewOperator
-from kyc_core.customers.request import conf_from_params, form_params_schema, trigger_item_schema
+from kyc_core.customers.request import form_params_schema, trigger_item_schema
 from kyc_core.monitoring.deadlines import decision_deadline
 
 #: The example the trigger form starts from: a company the demo's source emulator knows (clean register record).
@@ -89,15 +89,19 @@ _FORM_DEFAULTS = {"kind": None, "pep_declared": False, "segment": "cgp"}
 def kyc_onboarding():
     @task(**NO_RETRY)
     def validate_request(params=None) -> int:
+        from kyc_airflow.tasks.onboarding import request_conf
         from kyc_airflow.tasks.onboarding import validate_request as run
 
-        return run(conf_from_params(params), get_current_context())
+        context = get_current_context()
+        return run(request_conf(params, context), context)
 
     @task
     def register_customers(params=None) -> list[str]:
         from kyc_airflow.tasks.onboarding import register_customers as run
+        from kyc_airflow.tasks.onboarding import request_conf
 
-        return run(conf_from_params(params), get_current_context())
+        context = get_current_context()
+        return run(request_conf(params, context), context)
 
     @task_group(group_id="customer")
     def per_customer(customer_id: str):

@@ -11,6 +11,7 @@ from typing import Any
 from airflow.plugins_manager import AirflowPlugin
 
 from kyc_airflow.answers import install as install_answer_capture
+from kyc_airflow.intake import install as install_intake
 
 #: Where the api-server mounts the workspace (must not start with one of Airflow's reserved prefixes).
 URL_PREFIX = "/kyc"
@@ -52,3 +53,5 @@ class KycWorkspacePlugin(AirflowPlugin):
 # happens to the resumed task (see kyc_airflow.answers). A listener on the ORM sessions of this process; in
 # processes that never write a human answer it never fires.
 install_answer_capture()
+# Onboarding runs keep customer ids, never the customers themselves (see kyc_airflow.intake).
+install_intake()

@@ -130,3 +130,43 @@ def test_a_register_outage_is_a_failed_fetch_task_and_a_fail_closed_decision(onb
         (decision,) = s.scalars(select(Decision).where(Decision.run_id == run.run_id)).all()
         assert decision.outcome == "review" and decision.status == "pending_review"
         assert "source_unavailable" in {r["code"] for r in decision.reasons}
+
+
+@pytest.fixture
+def intake_listener():
+    from kyc_airflow.intake import install, uninstall
+
+    install()
+    yield
+    uninstall()
+
+
+def test_the_run_and_the_trigger_log_keep_customer_ids_never_the_customer(onboarding, intake_listener):
+    """What the api-server does for every onboarding trigger (UI form, REST): customers become ids before storage."""
+    from airflow.models.dagrun import DagRun
+    from airflow.models.log import Log
+    from airflow.utils.session import create_session
+
+    dag, url, ds = onboarding
+    person = {"customer": {"kind": "person", "name": "Ana Lopez", "birth_date": "1990-01-31", "nationality": "ES",
+                           "residence_country": "FR", "occupation": "Architect"}, "segment": "fintech", "external_ref": "PD-1"}
+    run = dag.test(run_conf={"customers": [person]})
+    assert run.state == "success", _states(run)
+    with create_session() as session:
+        stored = session.scalar(select(DagRun.conf).where(DagRun.run_id == run.run_id))
+        session.add(Log(event="trigger_dag_run", dag_id="kyc_onboarding", run_id=run.run_id, owner="integrator",
+                        extra=json.dumps({"conf": {"customers": [person]}, "method": "POST"})))
+    with create_session() as session:
+        logged = json.loads(session.scalar(select(Log.extra).where(Log.run_id == run.run_id, Log.event == "trigger_dag_run")))
+    assert list(stored) == ["customer_ids"] and logged["conf"] == stored
+    for text in (json.dumps(stored), json.dumps(logged)):
+        assert "Ana" not in text and "1990" not in text and "Architect" not in text
+    with session_scope(url) as s:
+        (decision,) = s.scalars(select(Decision).where(Decision.run_id == run.run_id)).all()
+        assert decision.customer_id == stored["customer_ids"][0] and decision.outcome == "approve"
+
+    # An invalid request: the run keeps the rejected fields only, and fails at validation.
+    bad = dag.test(run_conf={"customers": [{**person, "customer": {**person["customer"], "birth_date": "31/01/1990"}}]})
+    with create_session() as session:
+        refused = session.scalar(select(DagRun.conf).where(DagRun.run_id == bad.run_id))
+    assert bad.state == "failed" and list(refused) == ["rejected_fields"] and "31/01/1990" not in json.dumps(refused)

@@ -645,7 +645,9 @@ def _registers_from(stored: dict[str, dict[str, Any]], sources: list[str]) -> _R
 
 
 def _subject_from(data: dict[str, Any]) -> Subject:
-    return Subject(**{k: tuple(v) if isinstance(v, list) else v for k, v in data.items()})
+    return Subject(key=data["key"], names=tuple(data["names"]), subject_type=data.get("subject_type", "unknown"),
+                   birth_dates=tuple(data.get("birth_dates") or ()), countries=tuple(data.get("countries") or ()),
+                   identifiers=tuple(data.get("identifiers") or ()))
 
 
 def _restore(case: _Case) -> None:

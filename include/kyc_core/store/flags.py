@@ -83,7 +83,8 @@ def clear(session: Session, customer_id: str, *, cleared_by: str, moment: dateti
     query = update(ReviewFlag).where(ReviewFlag.customer_id == customer_id, ReviewFlag.cleared_at.is_(None))
     if up_to_id is not None:
         query = query.where(ReviewFlag.id <= up_to_id)
-    cleared = session.execute(query.values(cleared_at=moment, cleared_by=cleared_by)).rowcount or 0
+    result = session.execute(query.values(cleared_at=moment, cleared_by=cleared_by))
+    cleared = getattr(result, "rowcount", 0) or 0
     still_open = session.scalar(select(ReviewFlag.id).where(ReviewFlag.customer_id == customer_id,
                                                             ReviewFlag.cleared_at.is_(None)).limit(1))
     if still_open is None:

@@ -10,31 +10,56 @@ from kyc_airflow.runtime import actor_for, kyc_database_url, run_id_of
 log = logging.getLogger(__name__)
 
 
+def request_conf(params: dict[str, Any], context: dict[str, Any]) -> dict[str, Any]:
+    """What the run asks for: customer ids (a conf by reference, see `kyc_airflow.intake`), else the form or batch."""
+    from kyc_core.customers.intake import CUSTOMER_IDS, REJECTED_FIELDS
+    from kyc_core.customers.request import conf_from_params
+
+    run_conf = getattr(context.get("dag_run"), "conf", None) or {}
+    by_reference = {k: run_conf[k] for k in (CUSTOMER_IDS, REJECTED_FIELDS) if run_conf.get(k)}
+    return by_reference or conf_from_params(params)
+
+
 def validate_request(conf: dict[str, Any], context: dict[str, Any]) -> int:
     """Validate the trigger's conf; on failure record `input_rejected` and fail without retry."""
     from airflow.sdk.exceptions import AirflowFailException
+    from kyc_core.customers.intake import CUSTOMER_IDS, REJECTED_FIELDS, referenced_ids
     from kyc_core.customers.registration import record_rejection
     from kyc_core.customers.request import InvalidRequest, parse_request
     from kyc_core.store.db import session_scope
 
+    def refuse(errors: list[dict[str, str]], message: str) -> None:
+        for item in errors:
+            log.error("rejected field %s: %s", item["field"], item["message"])
+        raise AirflowFailException(message)
+
+    if conf.get(REJECTED_FIELDS):  # refused at intake, where its `input_rejected` event was recorded
+        error = InvalidRequest(conf[REJECTED_FIELDS])
+        refuse(error.errors, str(error))
     try:
-        request = parse_request(conf)
+        if CUSTOMER_IDS in conf:
+            with session_scope(kyc_database_url()) as session:
+                count = len(referenced_ids(session, conf))
+        else:
+            count = len(parse_request(conf).customers)
     except InvalidRequest as error:
         with session_scope(kyc_database_url()) as session:
             record_rejection(session, error, actor=actor_for(context), run_id=run_id_of(context))
-        for item in error.errors:
-            log.error("rejected field %s: %s", item["field"], item["message"])
-        raise AirflowFailException(str(error)) from None
-    log.info("request valid: %d customer(s)", len(request.customers))
-    return len(request.customers)
+        refuse(error.errors, str(error))
+    log.info("request valid: %d customer(s)", count)
+    return count
 
 
 def register_customers(conf: dict[str, Any], context: dict[str, Any]) -> list[str]:
-    """Persist every customer of the request (idempotent) and return their ids."""
+    """Persist every customer of the request (idempotent) and return their ids; ids given by reference as they are."""
+    from kyc_core.customers.intake import CUSTOMER_IDS, referenced_ids
     from kyc_core.customers.registration import register_batch
     from kyc_core.customers.request import parse_request
     from kyc_core.store.db import session_scope
 
+    if CUSTOMER_IDS in conf:
+        with session_scope(kyc_database_url()) as session:
+            return referenced_ids(session, conf)
     request = parse_request(conf)
     with session_scope(kyc_database_url()) as session:
         registered = register_batch(session, request, actor=actor_for(context), run_id=run_id_of(context))

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import quote, urlencode, urlparse
 
+from airflow.api_fastapi.auth.managers.models.resource_details import DagAccessEntity
 from airflow.api_fastapi.core_api.security import get_user, requires_access_dag
 from fastapi import Depends, FastAPI, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
@@ -347,5 +348,60 @@ def create_app(config: WorkspaceConfig | None = None) -> FastAPI:
         return TEMPLATES.TemplateResponse(request, "sources.html", {
             "health": await _health(), "user": user.get_name(), "prefix": URL_PREFIX, "links": _links(None),
         })
+
+    @app.post("/api/intake", status_code=201, dependencies=[Depends(requires_access_dag("POST", DagAccessEntity.RUN,
+                                                                                          param_dag_id=DAG_ID))])
+    async def intake(request: Request, user: User, response: Response) -> Any:
+        """Validate a request, register its customers and start `kyc_onboarding` with their ids only.
+
+        422 names every invalid field (nothing registered, no run, an `input_rejected` event). A retried
+        submission of the same customers returns the run it started (200).
+        """
+        try:
+            body = await request.json()
+        except ValueError:
+            raise HTTPException(400, "the body must be a JSON object: {\"customers\": [...]}") from None
+        registered = await run_in_threadpool(_register_intake, body, _actor(user), request.headers.get("idempotency-key"))
+        if "errors" in registered:
+            return JSONResponse({"detail": "invalid onboarding request", "errors": registered["errors"]}, status_code=422)
+        created = await run_in_threadpool(_trigger_by_reference, request, registered)
+        response.status_code = 201 if created else 200
+        return {"dag_id": DAG_ID, "dag_run_id": registered["run_id"], "customer_ids": registered["customer_ids"],
+                "references": registered["references"], "created": created}
+
+    def _register_intake(body: Any, actor: str, key: str | None) -> dict[str, Any]:
+        from kyc_core.customers.intake import intake_run_id
+        from kyc_core.customers.registration import customer_ref, input_hash, record_rejection, register_batch
+        from kyc_core.customers.request import InvalidRequest, parse_request
+
+        with session_scope(cfg.database_url) as session:
+            try:
+                request = parse_request(body)
+            except InvalidRequest as error:
+                record_rejection(session, error, actor=actor, run_id=None)
+                return {"errors": error.errors}
+            done = register_batch(session, request, actor=actor, run_id=None)
+        ids = [r.customer_id for r in done]
+        return {"customer_ids": ids, "references": [customer_ref(item) for item in request.customers],
+                "run_id": intake_run_id(ids, [input_hash(item) for item in request.customers], key)}
+
+    def _trigger_by_reference(request: Request, registered: dict[str, Any]) -> bool:
+        """Start the run through Airflow's own REST API, as the caller (their token); False when it already exists."""
+        import httpx
+
+        token = request.headers.get("authorization") or (f"Bearer {request.cookies['_token']}" if "_token" in request.cookies else "")
+        base = str(request.base_url).rstrip("/")
+        answer = httpx.post(
+            f"{base}/api/v2/dags/{DAG_ID}/dagRuns",
+            json={"dag_run_id": registered["run_id"], "logical_date": None, "conf": {"customer_ids": registered["customer_ids"]}},
+            headers={"Authorization": token}, timeout=30,
+        )
+        if answer.status_code == 409:
+            return False
+        if answer.status_code >= 400:
+            detail = answer.json().get("detail") if answer.headers.get("content-type", "").startswith("application/json") else answer.text
+            raise HTTPException(answer.status_code if answer.status_code < 500 else 502,
+                                f"Airflow refused the run: {detail}")
+        return True
 
     return app
