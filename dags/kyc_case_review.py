@@ -22,7 +22,10 @@ never hold an onboarding run: each waits here, in its own run.
 6. `finalize`: the final decision, whose actor is the reviewer(s); its return value is the final outcome.
 
 Each open stage e-mails compliance with a link to its form (Required actions in the UI, or the REST API) and
-asks for a rationale of at least 5 characters. An answer is recorded once in the audit trail; an answer that
+asks for a rationale of at least 5 characters. The form also asks about each open hit of the decision
+(`Undecided`, `False positive` or `True match`): the judgements are recorded with the answer, the reviewer as
+analyst, and a false positive stays suppressed at later screenings while the list entry is unchanged; clearing a
+hit judged a true match takes two different reviewers. An answer is recorded once in the audit trail; an answer that
 arrives while the KYC database is down waits for it; a refused answer (no rationale through the REST API) is
 audited and the reviewer is asked again. Explain any decision with `kyc case show <decision id>`.
 """

@@ -47,10 +47,17 @@ def _record_committed(session: Any) -> None:
 
 def record_answer(answer: dict[str, Any]) -> bool:
     """Record one accepted answer as its stage's review; False when it is not a KYC case review answer."""
-    from datetime import UTC, datetime
-
     from airflow.models.taskinstance import TaskInstance
     from airflow.utils.session import create_session
+
+    with create_session() as airflow_session:
+        ti = airflow_session.get(TaskInstance, answer["ti_id"])
+        where = (ti.dag_id, ti.run_id, ti.task_id) if ti is not None else None
+    return where is not None and record_answer_to(*where, answer)
+
+
+def record_answer_to(dag_id: str, run_id: str, task_id: str, answer: dict[str, Any]) -> bool:
+    """Record an answer given to the task `dag_id`/`run_id`/`task_id`; False when it is not a KYC case review's."""
     from kyc_core.cases.review import (
         STAGE_OF_TASK,
         InvalidAnswer,
@@ -64,27 +71,23 @@ def record_answer(answer: dict[str, Any]) -> bool:
 
     from kyc_airflow.runtime import kyc_database_url
 
-    with create_session() as airflow_session:
-        ti = airflow_session.get(TaskInstance, answer["ti_id"])
-        where = (ti.dag_id, ti.run_id, ti.task_id) if ti is not None else None
-    if where is None or where[0] != "kyc_case_review" or where[2] not in STAGE_OF_TASK:
+    if dag_id != "kyc_case_review" or task_id not in STAGE_OF_TASK:
         return False
-    decision_id = decision_of_review_run(where[1])
+    decision_id = decision_of_review_run(run_id)
     if decision_id is None:
         return False
-    stage = STAGE_OF_TASK[where[2]]
-    user = answer["responded_by"]
-    review = Review(stage=stage, reviewer_id=str(user.get("id")), reviewer_name=str(user.get("name")),
-                    choice=answer["chosen_options"][0], rationale=str(answer["params_input"].get("rationale") or ""),
-                    responded_at=answer["responded_at"] or datetime.now(UTC))
+    stage = STAGE_OF_TASK[task_id]
+    # The rationale and the hit judgements (`hit_<id>` fields) of the form, checked by `record_review`.
+    review = Review.from_answer(stage, answer["responded_by"], answer["chosen_options"], answer["params_input"],
+                                answer["responded_at"])
     settings = get_settings()
     try:
         with session_scope(kyc_database_url()) as session:
             record_review(session, decision_id, review,
                           allowed=allowed_reviewers(stage, settings.reviewers, settings.senior_reviewers) or None,
-                          actor=f"user:{review.reviewer_id}", run_id=where[1])
+                          actor=f"user:{review.reviewer_id}", run_id=run_id)
     except InvalidAnswer:
-        # The task refuses it, audits the refusal and asks again.
+        # The task refuses it (a short rationale, a hit field the form did not offer), audits it and asks again.
         return False
     log.info("decision %s: review %d recorded as it was given", decision_id, stage)
     return True

@@ -176,7 +176,8 @@ def render_text(case: dict[str, Any]) -> str:
         lines += ["", "documents requested:"] + [f"  - {doc.get('label', doc.get('code'))}" for doc in d["documents"]]
     if case["hits"]:
         lines += ["", "screening hits:"]
-        lines += [f"  {h['role']:<8} {h['list']}:{h['entry_id']}  score {h['score']:.3f}  {h['verdict']}" for h in case["hits"]]
+        lines += [f"  {h['role']:<8} {h['list']}:{h['entry_id']}  score {h['score']:.3f}  {h['verdict']}  subject {h['subject_key']}"
+                  for h in case["hits"]]
     lines += ["", "timeline:"]
     for e in case["timeline"]:
         lines.append(f"  #{e['seq']:<5} {e['at']}  {e['event_type']:<22} {e['actor']}")

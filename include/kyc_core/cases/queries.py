@@ -17,6 +17,7 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Session
 
 from kyc_core.cases.casefile import find_decision, load_case
+from kyc_core.cases.judging import judgements_of
 from kyc_core.cases.review import reviews_of
 from kyc_core.errors import UserError
 from kyc_core.store.audit import GENESIS_HASH, EventType, append_event, event_hash
@@ -349,7 +350,9 @@ def case_detail(session: Session, ref: str) -> dict[str, Any]:
     customer = session.get(Customer, decision.customer_id)
     if customer is None:  # the foreign key forbids it; a clear error rather than an AttributeError
         raise UserError(f"decision {decision.id} names an unknown customer")
+    judged = {(j["subject_key"], j["list_key"], j["native_id"]): j for j in judgements_of(session, decision.customer_id)}
     for hit in case["hits"]:
+        hit["judgement"] = judged.get((hit["subject_key"], hit["list"], hit["entry_id"]))
         hit["entry"] = _list_entry(session, hit["list"], hit["entry_id"], hit["entry_hash"])
         hit["features"], hit["details"] = _contributions(hit["explanation"])
         # The screened party's own name is not stored with the hit; the matcher's token alignment shows it.

@@ -3,24 +3,38 @@
 The rules live here and in `kyc_core.cases.options`; the Airflow operator only collects the answers. Every
 answer is a `human_review` audit event (once per stage); the final decision is a `final_decision` event whose
 actor is the reviewer(s); the decision row is never edited.
+
+Each form also asks about the decision's open hits: a reviewer may judge each one `false_positive` or
+`true_match` (or leave it undecided). The judgements of a stage are written with its answer, in the same
+transaction, the reviewer as analyst and the stage's rationale as theirs (`kyc_core.cases.judging`): in a four-eyes
+review each stage's judgements take effect when that stage is answered, a later stage's judgement of the same hit
+replaces an earlier one, and overturning a `true_match` needs a second, different reviewer (the next stage) to
+mark the hit `false_positive` too. Judgements act on later screenings; this decision's outcome is the reviewers'.
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from kyc_core.cases.judging import JudgementRefused, judge_pair
 from kyc_core.cases.options import (
     CONFIRM,
     DECISION_OPTIONS,
+    HIT_CHOICES,
+    MAX_FORM_HITS,
     MIN_RATIONALE,
     OUTCOME_OF,
     SENIOR_STAGE,
+    UNDECIDED,
+    hit_id_of,
+    hit_param,
     options_for,
 )
 from kyc_core.errors import KycError
@@ -28,7 +42,7 @@ from kyc_core.store import customers as customer_repo
 from kyc_core.store import decisions as decision_repo
 from kyc_core.store.audit import EventType, append_event
 from kyc_core.store.decisions import DecisionState
-from kyc_core.store.models import AuditEvent, Decision
+from kyc_core.store.models import AuditEvent, Decision, ScreeningHit
 
 NONE, SINGLE, FOUR_EYES = "none", "single", "four_eyes"
 
@@ -51,10 +65,22 @@ class Review:
     choice: str
     rationale: str
     responded_at: datetime
+    #: The form's hit fields as answered (`hit_<id>` -> a `HIT_CHOICES` value); missing ones are undecided.
+    judgements: Mapping[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def from_answer(cls, stage: int, user: Mapping[str, Any] | None, chosen_options: list[str],
+                    params_input: Mapping[str, Any] | None, responded_at: datetime | str | None) -> Review:
+        """A review from a human-in-the-loop answer: the chosen option, the rationale and the hit fields."""
+        fields = dict(params_input or {})
+        when = datetime.fromisoformat(responded_at) if isinstance(responded_at, str) else responded_at
+        return cls(stage=stage, reviewer_id=str((user or {}).get("id")), reviewer_name=str((user or {}).get("name")),
+                   choice=chosen_options[0], rationale=str(fields.pop("rationale", "") or ""),
+                   responded_at=when or datetime.now(UTC), judgements=fields)
 
     def to_payload(self) -> dict[str, Any]:
-        """Audit payload: who, what, when and why."""
-        return {
+        """Audit payload: who, what, when and why (and the hits judged, by hit id)."""
+        payload = {
             "stage": self.stage,
             "reviewer_id": self.reviewer_id,
             "reviewer_name": self.reviewer_name,
@@ -62,6 +88,10 @@ class Review:
             "rationale": self.rationale,
             "responded_at": self.responded_at.astimezone(UTC).isoformat(),
         }
+        judged = {key: value for key, value in sorted(self.judgements.items()) if value not in (None, UNDECIDED)}
+        if judged:
+            payload["judgements"] = judged
+        return payload
 
 
 @dataclass(frozen=True)
@@ -166,6 +196,7 @@ def record_review(
         raise InvalidAnswer(f"review {review.stage} of decision {decision_id}: a rationale of at least {MIN_RATIONALE} characters is required")
     if review.choice not in options_for(kind, review.stage):
         raise InvalidAnswer(f"review {review.stage} of decision {decision_id}: unknown choice {review.choice!r}")
+    judged = _checked_judgements(session, decision, review)
     payload = review.to_payload()
     append_event(
         session,
@@ -177,7 +208,37 @@ def record_review(
         payload={**payload, "kind": kind},
         idempotency_key=f"human_review:{decision_id}:{review.stage}",
     )
+    for hit, verdict in judged:
+        try:
+            judge_pair(session, customer_id=decision.customer_id, subject_key=hit.subject_key, list_key=hit.list_key,
+                       native_id=hit.native_id, entry_hash=hit.entry_hash, verdict=verdict, analyst=review.reviewer_id,
+                       rationale=review.rationale, actor=f"user:{review.reviewer_id}", source=f"review_stage_{review.stage}",
+                       run_id=run_id, case_id=decision_id)
+        except JudgementRefused as exc:
+            # Raised before the caller commits: the answer is refused whole and the reviewer asked again.
+            raise InvalidAnswer(f"review {review.stage} of decision {decision_id}: {exc}") from None
     return payload
+
+
+def form_hits(session: Session, decision: Decision) -> list[ScreeningHit]:
+    """The hits a review form asks about: the decision's open hits, strongest first."""
+    return decision_repo.hits_of(session, decision, limit=MAX_FORM_HITS)
+
+
+def _checked_judgements(session: Session, decision: Decision, review: Review) -> list[tuple[ScreeningHit, str]]:
+    """The hits the reviewer judged, each with its verdict; any field the form did not offer refuses the answer."""
+    offered = {hit_param(h.id): h for h in form_hits(session, decision)}
+    judged = []
+    for key, value in sorted(review.judgements.items()):
+        if hit_id_of(key) is None or key not in offered:
+            raise InvalidAnswer(f"review {review.stage} of decision {decision.id}: the form has no field {key!r}")
+        if value is None:  # a field the form sent empty: undecided
+            continue
+        if value not in HIT_CHOICES:
+            raise InvalidAnswer(f"review {review.stage} of decision {decision.id}: {key} must be one of {HIT_CHOICES}, not {value!r}")
+        if value != UNDECIDED:
+            judged.append((offered[key], str(value)))
+    return judged
 
 
 def record_refused_answer(session: Session, decision_id: str, *, stage: int, reviewer_id: str, reason: str,
@@ -245,14 +306,32 @@ _STAGE_TITLE = {1: "review", 2: "second review", SENIOR_STAGE: "senior review"}
 
 
 @dataclass(frozen=True)
+class HitQuestion:
+    """One hit the form asks about: its field and its label (role, list entry, score and verdict, as in the body)."""
+
+    key: str
+    title: str
+
+
+@dataclass(frozen=True)
 class ReviewBrief:
-    """What one review form shows: a subject line, a Markdown body, the options, and who already answered."""
+    """What one review form shows: a subject line, a Markdown body, the options, the hit questions, who answered."""
 
     subject: str
     body: str
     customer_id: str
     options: list[str]
     reviewed_by: list[str]
+    hit_questions: list[HitQuestion] = field(default_factory=list)
+
+
+def _hit_label(hit: ScreeningHit) -> str:
+    return f"{hit.subject_role}: {hit.list_key}:{hit.native_id} score {hit.score:.2f} ({hit.verdict})"
+
+
+def _judged_text(review: dict[str, Any], labels: dict[str, str]) -> str:
+    judged = review.get("judgements") or {}
+    return ("; hits judged: " + ", ".join(f"`{labels.get(k, k)}` {v}" for k, v in sorted(judged.items()))) if judged else ""
 
 
 def review_brief(session: Session, decision_id: str, stage: int, case_link: str | None = None) -> ReviewBrief:
@@ -263,6 +342,8 @@ def review_brief(session: Session, decision_id: str, stage: int, case_link: str 
     kind = review_kind(decision)
     reviews = reviews_of(session, decision_id)
     hits = decision_repo.hits_of(session, decision, limit=_TOP)
+    asked = form_hits(session, decision)
+    entry_of = {hit_param(h.id): f"{h.list_key}:{h.native_id}" for h in asked}
     proposed = decision.lineage.get("proposed_outcome", decision.outcome)
     lines = [
         f"**Proposed outcome:** `{proposed}`  ",
@@ -279,14 +360,20 @@ def review_brief(session: Session, decision_id: str, stage: int, case_link: str 
                   *[f"- {h.subject_role}: `{h.list_key}:{h.native_id}` score {h.score:.2f} ({h.verdict})" for h in hits]]
     if reviews:
         lines += ["", "**Earlier answers**",
-                  *[f"- stage {r['stage']}: {r['choice']} by {r['reviewer_id']}: {r['rationale']}" for r in reviews],
+                  *[f"- stage {r['stage']}: {r['choice']} by {r['reviewer_id']}: {r['rationale']}{_judged_text(r, entry_of)}"
+                    for r in reviews],
                   "", "A different person must answer."]
     how = ("Confirm or overturn the proposed outcome." if options_for(kind, stage) != DECISION_OPTIONS
            else "Choose the outcome.")
     lines += ["", f"{how} A rationale of at least {MIN_RATIONALE} characters is required."]
+    if asked:
+        lines += ["", "Mark each hit you checked `False positive` (suppressed at later screenings while the list entry is "
+                  "unchanged) or `True match`, or leave it `Undecided`; your rationale is kept with each judgement."
+                  + (f" The {len(asked)} strongest hits are asked here; judge others with `kyc judge`." if len(asked) == MAX_FORM_HITS else "")]
     lines += ["", f"[Open the case page]({case_link}) (hits with their explanations, register facts, timeline)" if case_link
               else f"Case file: `kyc case show {decision.id}`"]
     title = _STAGE_TITLE.get(stage, f"review {stage}")
     subject = f"KYC {proposed}: {title} of customer {decision.customer_id[:8]}"
     return ReviewBrief(subject=subject, body="\n".join(lines), customer_id=decision.customer_id,
-                       options=options_for(kind, stage), reviewed_by=[r["reviewer_id"] for r in reviews])
+                       options=options_for(kind, stage), reviewed_by=[r["reviewer_id"] for r in reviews],
+                       hit_questions=[HitQuestion(hit_param(h.id), _hit_label(h)) for h in asked])

@@ -3,7 +3,8 @@
 A "false positive" judgement on (subject, list entry) suppresses later hits of that pair only while
 the listed entry is unchanged: a new alias, birth date or identifier published for the entry changes
 its content hash and the hit comes back for a fresh review (the regulator expects re-assessment when
-the designation changes). The latest judgement of a pair wins; judgements are never edited.
+the designation changes). The latest judgement of a pair wins; judgements are never edited. Analysts give them in
+the review form or with `kyc judge` (`kyc_core.cases.judging` holds the rules, `kyc_core.store.judgements` writes).
 """
 
 from __future__ import annotations

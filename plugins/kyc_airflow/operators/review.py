@@ -26,6 +26,22 @@ def case_page_link(decision_id: str) -> str:
     return f"{base}/kyc/cases/{decision_id}"
 
 
+def review_form_params(questions: Any, min_rationale: int) -> dict[str, Any]:
+    """The form of a parked review: the rationale (with its length rule) and one choice per hit asked about."""
+    from kyc_core.cases.options import HIT_CHOICE_LABELS, HIT_CHOICES, UNDECIDED
+
+    params: dict[str, Any] = {
+        "rationale": Param("", type="string", minLength=min_rationale, title="Rationale (required)",
+                           description=f"Why; at least {min_rationale} characters, kept in the audit trail."),
+    }
+    for question in questions:
+        params[question.key] = Param(
+            UNDECIDED, type="string", enum=list(HIT_CHOICES), values_display=dict(HIT_CHOICE_LABELS), title=question.title,
+            description="False positive: suppressed at later screenings while the list entry is unchanged.",
+        )
+    return params
+
+
 class OpenCaseReviewOperator(TriggerDagRunOperator):
     """
     Start the review of a proposed decision that needs a person: one `kyc_case_review` run per decision.
@@ -67,8 +83,10 @@ class CaseReviewOperator(HITLOperator):
     not both confirm. A stage the decision does not need is skipped. Each open stage e-mails compliance with a
     link to the form, assigns only allowed people who have not answered yet, and asks for a rationale of at
     least 5 characters (the form refuses shorter ones; one that comes through the REST API is refused here,
-    audited, and the reviewer is asked again). An answer already recorded for the stage (by an earlier try)
-    is used as is; an answer that arrives while the KYC database is down waits for it.
+    audited, and the reviewer is asked again). The form also has one field per open hit of the decision
+    (`hit_<hit id>`: `undecided`, `false_positive` or `true_match`), built when the task parks; the judgements
+    are recorded with the answer (`kyc_core.cases.review.record_review`). An answer already recorded for the
+    stage (by an earlier try) is used as is; an answer that arrives while the KYC database is down waits for it.
 
     :param plan: the planning task's output (templated; an XCom): `decision_id`, `kind`, `open_stages`.
     :param stage: 1, 2 or 3 (senior).
@@ -146,8 +164,7 @@ class CaseReviewOperator(HITLOperator):
         except FourEyesViolation as exc:
             raise AirflowFailException(str(exc)) from None
         self.subject, self.body, self.options = brief.subject, brief.body, brief.options
-        self.params = ParamsDict({"rationale": Param("", type="string", minLength=MIN_RATIONALE, title="Rationale (required)",
-                                                     description=f"Why; at least {MIN_RATIONALE} characters, kept in the audit trail.")})
+        self.params = ParamsDict(review_form_params(brief.hit_questions, MIN_RATIONALE))
         allowed = self._allowed()
         if allowed:
             remaining = [user for user in allowed if user not in set(brief.reviewed_by)]
@@ -187,24 +204,23 @@ class CaseReviewOperator(HITLOperator):
             raise ValueError(f"exactly one option expected, got {chosen_options}")
         super().validate_chosen_options(chosen_options)
 
-    def execute_complete(self, context: Any, event: dict[str, Any]) -> Any:
-        from datetime import UTC, datetime
+    def validate_params_input(self, params_input: Any) -> None:
+        """Checked where the answer is recorded, against the hits this form offered (they were set when it parked).
 
+        The resumed task is built from the DAG file, whose form has only the rationale; a field the form did not
+        offer, or a value it does not allow, is refused by `record_review`, audited, and the reviewer asked again.
+        """
+        from collections.abc import Mapping
+
+        if not isinstance(params_input, Mapping):
+            raise ValueError(f"params_input must be an object, got {type(params_input).__name__}")
+
+    def execute_complete(self, context: Any, event: dict[str, Any]) -> Any:
         from kyc_core.cases.review import InvalidAnswer, Review
 
         answer = super().execute_complete(context, event)
-        user = answer["responded_by_user"] or {}
-        responded_at = answer["responded_at"]
-        if isinstance(responded_at, str):
-            responded_at = datetime.fromisoformat(responded_at)
-        review = Review(
-            stage=self.stage,
-            reviewer_id=str(user.get("id")),
-            reviewer_name=str(user.get("name")),
-            choice=answer["chosen_options"][0],
-            rationale=str((answer.get("params_input") or {}).get("rationale") or ""),
-            responded_at=responded_at or datetime.now(UTC),
-        )
+        review = Review.from_answer(self.stage, answer["responded_by_user"], answer["chosen_options"],
+                                    answer.get("params_input"), answer["responded_at"])
         decision_id = self.plan["decision_id"]
         try:
             self._record(context, decision_id, review)

@@ -122,6 +122,24 @@ def test_case_json_has_hits_with_list_entries_and_features(workspace, auth, case
     assert len(_views(store)) == 1
 
 
+def test_the_case_page_shows_each_hits_analyst_judgement(workspace, auth, cases, store):
+    from kyc_core.cases.judging import judge_entry
+    from kyc_core.store.db import session_scope
+
+    headers = {"Authorization": f"Bearer {auth('analyst1', 'user')}"}
+    reject = cases["reject"]
+    hits = workspace.get(f"/kyc/api/cases/{reject['decision_id']}", headers=headers).json()["hits"]
+    assert all(h["judgement"] is None for h in hits)
+    first = hits[0]
+    with session_scope(store) as session:
+        judge_entry(session, reject["customer_id"], f"{first['list']}:{first['entry_id']}", "true_match",
+                    rationale="same person, same birth date", analyst="analyst1", subjects=[first["subject_key"]])
+    judged = workspace.get(f"/kyc/api/cases/{reject['decision_id']}", headers=headers).json()["hits"][0]["judgement"]
+    assert (judged["verdict"], judged["analyst"], judged["state"]) == ("true_match", "analyst1", "in_force")
+    page = workspace.get(f"/kyc/cases/{reject['decision_id']}", headers=headers).text
+    assert "true match</strong>" in page and "by analyst1" in page
+
+
 def test_exports_match_the_case_file(workspace, auth, cases, store):
     headers = {"Authorization": f"Bearer {auth('analyst1', 'user')}"}
     decision = cases["reject"]["decision_id"]
