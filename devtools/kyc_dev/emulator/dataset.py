@@ -57,6 +57,8 @@ class Address:
     commune_code: str
     commune: str
     commune_upper: str
+    #: ISO alpha-2 of a foreign address (a registered office moved abroad); None in France.
+    country: str | None = None
 
     @property
     def departement(self) -> str:

@@ -158,6 +158,19 @@ def _establishment_period(company: Company, start: date, end: date | None, state
 
 
 def _sirene_address(address: Address) -> dict:
+    if address.country in tables.FOREIGN_COUNTRIES:
+        # INSEE files a foreign address under the country's COG code and label, the city as free text.
+        code, label, _alpha3 = tables.FOREIGN_COUNTRIES[address.country]
+        return {
+            "complementAdresseEtablissement": None, "numeroVoieEtablissement": address.number,
+            "indiceRepetitionEtablissement": None, "typeVoieEtablissement": None,
+            "libelleVoieEtablissement": f"{address.street_type} {address.street_name}",
+            "codePostalEtablissement": None, "libelleCommuneEtablissement": None,
+            "libelleCommuneEtrangerEtablissement": f"{address.postal_code} {address.commune_upper}",
+            "distributionSpecialeEtablissement": None, "codeCommuneEtablissement": None,
+            "codeCedexEtablissement": None, "libelleCedexEtablissement": None,
+            "codePaysEtrangerEtablissement": code, "libellePaysEtrangerEtablissement": label,
+        }
     return {
         "complementAdresseEtablissement": None,
         "numeroVoieEtablissement": address.number,
@@ -257,6 +270,10 @@ def _rne_address(address: Address, with_street: bool = True) -> dict:
     body = dict(_PRESENT_FLAGS)
     body.update({"pays": "FRANCE", "codePays": "FRA", "codePostal": address.postal_code,
                  "commune": address.commune, "codeInseeCommune": address.commune_code})
+    if address.country in tables.FOREIGN_COUNTRIES:
+        _code, label, alpha3 = tables.FOREIGN_COUNTRIES[address.country]
+        body.update({"pays": label, "codePays": alpha3})
+        body.pop("codeInseeCommune")
     if with_street:
         body.update({"typeVoie": address.street_type, "voie": address.street_name.title(), "numVoie": address.number})
     return body

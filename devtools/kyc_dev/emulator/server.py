@@ -37,7 +37,8 @@ from anyascii import anyascii
 from pydantic import ValidationError
 
 from kyc_dev.emulator import formats, lists
-from kyc_dev.emulator.dataset import Dataset
+from kyc_dev.emulator.dataset import Company, Dataset
+from kyc_dev.emulator.events import EventBook, EventSpec
 from kyc_dev.emulator.faults import SOURCES, FaultBook, FaultSpec
 
 SIRENE_KEY_HEADER = "X-INSEE-Api-Key-Integration"
@@ -114,6 +115,11 @@ class EmulatorState:
         self.list_version = config.list_version
         self._list_cache: dict[tuple[str, int], dict[str, bytes]] = {}
         self._all_notices: list[dict] | None = None
+        self.events = EventBook(self.dataset)
+
+    def company(self, siren: str) -> Company | None:
+        """The company as every source describes it now (published events included)."""
+        return self.events.company(siren)
 
     def quota_exceeded(self, source: str) -> float | None:
         """Count one call against the source's window; seconds to wait when the quota is spent."""
@@ -144,7 +150,16 @@ class EmulatorState:
         return self._list_cache[key]
 
     def all_notices(self) -> list[dict]:
-        """Every BODACC notice of the dataset (scanned; kept in memory for datasets up to 200k companies)."""
+        """Every BODACC notice: the dataset's (scanned; kept in memory up to 200k companies) and the published."""
+        return self._dataset_notices() + self.events.notices
+
+    def notices_of(self, siren: str) -> list[dict]:
+        """Every BODACC notice naming one company."""
+        company = self.company(siren)
+        generated = formats.bodacc_notices(company, self.dataset.as_of) if company else []
+        return generated + self.events.notices_of(siren)
+
+    def _dataset_notices(self) -> list[dict]:
         if self._all_notices is not None:
             return self._all_notices
         notices = []
@@ -342,7 +357,7 @@ class Handlers:
         siren = request.match_info["siren"]
         if not re.fullmatch(r"\d{9}", siren):
             return _json(formats.sirene_error(400, f"Erreur de syntaxe dans le paramètre siren={siren}"), 400)
-        company = self.state.dataset.company(siren)
+        company = self.state.company(siren)
         if company is None:
             return _json(formats.sirene_error(404, f"Aucun élément trouvé pour le siren {siren}"), 404)
         return _json(formats.sirene_unit(company))
@@ -353,7 +368,7 @@ class Handlers:
         siret = request.match_info["siret"]
         if not re.fullmatch(r"\d{14}", siret):
             return _json(formats.sirene_error(400, f"Erreur de syntaxe dans le paramètre siret={siret}"), 400)
-        company = self.state.dataset.company(siret[:9])
+        company = self.state.company(siret[:9])
         establishment = next((e for e in company.establishments if e.siret == siret), None) if company else None
         if establishment is None:
             return _json(formats.sirene_error(404, f"Aucun élément trouvé pour le siret {siret}"), 404)
@@ -375,7 +390,7 @@ class Handlers:
             return _json(formats.sirene_error(400, "Paramètre nombre, debut ou curseur invalide"), 400)
         if not 0 <= nombre <= 1000 or debut < 0:
             return _json(formats.sirene_error(400, "Le paramètre nombre doit être compris entre 0 et 1000"), 400)
-        company = self.state.dataset.company(match.group(1))
+        company = self.state.company(match.group(1))
         if company is None or debut >= len(company.establishments):
             return _json(formats.sirene_error(404, f"Aucun élément trouvé pour q={query}"), 404)
         body = formats.sirene_siret_page(company, debut, nombre)
@@ -418,7 +433,7 @@ class Handlers:
         account = self._rne_account(request)
         if isinstance(account, web.Response):
             return account
-        company = self.state.dataset.company(request.match_info["siren"])
+        company = self.state.company(request.match_info["siren"])
         if company is None:
             return _json({"code": 404, "message": "Not Found"}, 404)
         return _json(formats.rne_company(company, account.beneficial_owners))
@@ -435,31 +450,42 @@ class Handlers:
             return _json({"code": 400, "message": "Bad Request"}, 400)
         if not 1 <= page_size <= 100 or page < 1:
             return _json({"code": 400, "message": "pageSize must be between 1 and 100"}, 400)
-        found = [c for c in (self.state.dataset.company(s) for s in sirens) if c is not None]
+        found = [c for c in (self.state.company(s) for s in sirens) if c is not None]
         chunk = found[(page - 1) * page_size: page * page_size]
         return _json([formats.rne_company(c, account.beneficial_owners) for c in chunk])
 
     # -- BODACC -------------------------------------------------------------------------------------
 
     def _notices_where(self, where: str) -> list[dict] | str:
-        """Notices matching a small ODSQL subset (registre, dateparution, familleavis, typeavis, id)."""
-        registre = None
+        """Notices matching a small ODSQL subset: `and` of clauses, each a clause or a parenthesised `or` of
+        clauses on one field (registre, dateparution, familleavis, typeavis, id, publicationavis)."""
+        registres: set[str] | None = None
         filters = []
-        for clause in [c.strip() for c in re.split(r"\s+and\s+", where.strip(), flags=re.I) if c.strip()]:
-            if m := re.fullmatch(r'registre\s*(?:like|=|:)\s*["\']?([\d ]{9,11})["\']?', clause, re.I):
-                registre = m.group(1).replace(" ", "")
-            elif m := re.fullmatch(r'dateparution\s*(>=|<=|>|<|=)\s*(?:date)?\s*["\'](\d{4}-\d{2}-\d{2})["\']',
-                                   clause, re.I):
-                op, value = m.groups()
-                filters.append(lambda n, op=op, v=value: _compare(n["dateparution"], op, v))
-            elif m := re.fullmatch(r'(familleavis|typeavis|id|publicationavis)\s*=\s*["\']([^"\']+)["\']', clause, re.I):
-                name, value = m.group(1).lower(), m.group(2)
-                filters.append(lambda n, k=name, v=value: n[k] == v)
+        for group in [c.strip() for c in re.split(r"\s+and\s+", where.strip(), flags=re.I) if c.strip()]:
+            inner = group[1:-1].strip() if group.startswith("(") and group.endswith(")") else group
+            alternatives = [a.strip() for a in re.split(r"\s+or\s+", inner, flags=re.I) if a.strip()]
+            sirens, tests = set(), []
+            for clause in alternatives:
+                if m := re.fullmatch(r'registre\s*(?:like|=|:)\s*["\']?([\d ]{9,11})["\']?', clause, re.I):
+                    sirens.add(m.group(1).replace(" ", ""))
+                elif m := re.fullmatch(r'dateparution\s*(>=|<=|>|<|=)\s*(?:date)?\s*["\'](\d{4}-\d{2}-\d{2})["\']',
+                                       clause, re.I):
+                    op, value = m.groups()
+                    tests.append(lambda n, op=op, v=value: _compare(n["dateparution"], op, v))
+                elif m := re.fullmatch(r'(familleavis|typeavis|id|publicationavis)\s*=\s*["\']([^"\']+)["\']', clause,
+                                       re.I):
+                    name, value = m.group(1).lower(), m.group(2)
+                    tests.append(lambda n, k=name, v=value: n[k] == v)
+                else:
+                    return f"Query malformed: unsupported clause {clause!r}"
+            if sirens and tests:
+                return f"Query malformed: cannot mix registre with other fields in {group!r}"
+            if sirens:
+                registres = sirens if registres is None else registres & sirens
             else:
-                return f"Query malformed: unsupported clause {clause!r}"
-        if registre is not None:
-            company = self.state.dataset.company(registre)
-            candidates = formats.bodacc_notices(company, self.state.dataset.as_of) if company else []
+                filters.append(lambda n, tests=tests: any(t(n) for t in tests))
+        if registres is not None:
+            candidates = [n for siren in sorted(registres) for n in self.state.notices_of(siren)]
         else:
             candidates = self.state.all_notices()
         return [n for n in candidates if all(f(n) for f in filters)]
@@ -543,7 +569,7 @@ class Handlers:
             return _json({"erreur": "Veuillez indiquer un paramètre `per_page` entre 1 et 25."}, 400)
         digits = q.replace(" ", "")
         if digits.isdigit() and len(digits) in (9, 14):
-            company = self.state.dataset.company(digits[:9])
+            company = self.state.company(digits[:9])
             matches = [company.index] if company else []
         else:
             matches = await asyncio.to_thread(self._match_names, _normalise(q).split())
@@ -656,6 +682,26 @@ class Handlers:
             self.state.windows.pop(source, None)
         return _json({s: list(q) if q else None for s, q in self.state.config.quotas.items()})
 
+    async def admin_events_get(self, request: web.Request) -> web.Response:
+        return _json({"events": self.state.events.log})
+
+    async def admin_events_publish(self, request: web.Request) -> web.Response:
+        payload = await _json_object(request)
+        if payload is None:
+            return _json({"error": "body must be a JSON object"}, 400)
+        try:
+            spec = EventSpec.model_validate(payload)
+            done = self.state.events.publish(spec)
+        except ValidationError as exc:
+            return _json({"error": exc.errors(include_url=False, include_context=False)}, 400)
+        except ValueError as exc:
+            return _json({"error": str(exc)}, 400)
+        return _json(done)
+
+    async def admin_events_clear(self, request: web.Request) -> web.Response:
+        self.state.events.reset()
+        return _json({"events": []})
+
     async def admin_expire_tokens(self, request: web.Request) -> web.Response:
         now = time.monotonic()
         self.state.tokens = {t: (account, now) for t, (account, _exp) in self.state.tokens.items()}
@@ -720,6 +766,9 @@ def create_app(config: EmulatorConfig | None = None) -> web.Application:
     app.router.add_route("*", "/_admin/lists", h.admin_lists)
     app.router.add_route("*", "/_admin/quotas", h.admin_quotas)
     app.router.add_post("/_admin/rne/expire-tokens", h.admin_expire_tokens)
+    app.router.add_get("/_admin/events", h.admin_events_get)
+    app.router.add_post("/_admin/events", h.admin_events_publish)
+    app.router.add_delete("/_admin/events", h.admin_events_clear)
     return app
 
 

@@ -180,3 +180,13 @@ def naf_section(naf: str) -> str:
         if division <= upper:
             return letter
     return "U"
+
+
+#: Foreign countries a registered office can move to: ISO alpha-2 -> (INSEE COG code, INSEE label, ISO alpha-3).
+FOREIGN_COUNTRIES = {
+    "BE": ("99131", "BELGIQUE", "BEL"),
+    "LU": ("99137", "LUXEMBOURG", "LUX"),
+    "CH": ("99140", "SUISSE", "CHE"),
+    "GB": ("99132", "ROYAUME-UNI", "GBR"),
+    "AE": ("99247", "EMIRATS ARABES UNIS", "ARE"),
+}

@@ -341,3 +341,18 @@ class BodaccClient(BaseClient):
         if family:
             where += f' and familleavis = "{family}"'
         return await self._paged("notices_since", where, "dateparution asc", max_results)
+
+    async def notices_for_sirens(
+        self, sirens: list[str], since: date, *, families: tuple[str, ...] = (), max_results: int = 10_000
+    ) -> FetchedPages[list[BodaccNotice]]:
+        """Notices published on or after `since` naming any of these SIRENs (one ODSQL where), oldest first."""
+        checked = sorted({checked_siren(s) for s in sirens})
+        if not checked:
+            raise UserError("no SIREN to look up in BODACC")
+        if any(not family.replace("_", "").isalnum() for family in families):
+            raise UserError(f"invalid BODACC family code in {families!r}")
+        where = "(" + " or ".join(f'registre like "{siren}"' for siren in checked) + ")"
+        where += f" and dateparution >= date'{since.isoformat()}'"
+        if families:
+            where += " and (" + " or ".join(f'familleavis = "{family}"' for family in families) + ")"
+        return await self._paged("notices_for_sirens", where, "dateparution asc", max_results)

@@ -1,0 +1,1 @@
+"""The register watch: BODACC notices and Sirene/RNE changes for the monitored book, stored as flagged events."""
