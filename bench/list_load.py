@@ -6,14 +6,22 @@ Target (issue 4): <= 10 s and <= 500 MB peak resident memory for the three lists
     .venv/bin/python bench/list_load.py --url postgresql+psycopg://postgres@127.0.0.1:5432/kyc_bench
     .venv/bin/python bench/list_load.py --advanced-copies 60  # + parse a ~120 MB ADVANCED XML built
                                                               #   from cons_advanced.xml (streaming check)
+    .venv/bin/python bench/list_load.py --memory 200          # only: parse memory of hostile and large
+                                                              #   generated files of ~200 MB, each in a
+                                                              #   fresh process
+
+Parse memory = peak resident set of a fresh process parsing one file minus its resident set just before
+parsing (interpreter and libraries loaded), against the file size (target: under 2x).
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import re
 import resource
+import subprocess
 import sys
 import tempfile
 import time
@@ -68,11 +76,111 @@ def build_big_advanced(copies: int, target: Path) -> int:
     return target.stat().st_size
 
 
+def _status_mb(field: str) -> float:
+    # VmHWM is this process image's own peak (ru_maxrss would carry the parent's peak across fork and exec).
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith(field + ":"):
+                return int(line.split()[1]) / 1024
+    raise RuntimeError(f"{field} not in /proc/self/status")
+
+
+def parse_one(path: Path) -> dict:
+    """Parse `path` in this (fresh) process: its outcome, and the memory parsing took."""
+    before = _status_mb("VmRSS")
+    t0 = time.perf_counter()
+    try:
+        outcome = f"{len(parse_path(path, max_file_mb=10_000).entries)} entries"
+    except Exception as exc:  # noqa: BLE001 - the refusal is the expected outcome of a hostile file
+        outcome = f"refused: {str(exc)[:90]}"
+    return {"outcome": outcome, "seconds": time.perf_counter() - t0, "parse_mb": _status_mb("VmHWM") - before}
+
+
+_ROW = '{n},"NAME {n}, Given",-0- ,"SDGT",-0- ,-0- ,-0- ,-0- ,-0- ,-0- ,-0- ,"DOB 01 Jan 1970; POB Nowhere."\r\n'
+
+
+def hostile_files(directory: Path, megabytes: int) -> list[tuple[str, Path]]:
+    """OFAC-shaped files of about `megabytes` MB: garbage after a valid start, and real rows replicated."""
+    size = megabytes * 1_000_000
+    made = []
+    garbage = directory / "garbage_csv"
+    garbage.mkdir()
+    with (garbage / "sdn.csv").open("wb") as out:
+        out.write(_ROW.format(n=1).encode())
+        line = b'"' + b"A" * 120 + b'",' + b"B" * 60 + b"\r\n"
+        block = line * (2**20 // len(line))
+        for _ in range(size // len(block)):
+            out.write(block)
+        out.write(b"\x1a")
+    made.append(("OFAC-shaped garbage CSV", garbage))
+    quoted = directory / "open_quote_csv"
+    quoted.mkdir()
+    with (quoted / "sdn.csv").open("wb") as out:
+        out.write(_ROW.format(n=1).encode() + b'2,"')
+        for _ in range(size // 2**20):
+            out.write(b"x y " * 2**18)
+        out.write(b"\r\n\x1a")
+    made.append(("CSV with one unclosed quote", quoted))
+    xml = directory / "SDN.XML"
+    head = (DATA / "ofac/legacy_xml/ofac_non_sdn.xml").read_text(encoding="utf-8")
+    before, after = head.split("<remarks>", 1)
+    with xml.open("w", encoding="utf-8") as out:
+        out.write(before + "<remarks>")
+        for _ in range(size // 2**20):
+            out.write("word " * (2**20 // 5))
+        out.write(after)
+    made.append(("legacy XML, one huge text node", xml))
+    rows = directory / "valid_csv"
+    rows.mkdir()
+    real = (DATA / "ofac/history/2024-05-02/sdn.csv").read_bytes().rstrip(b"\x1a\r\n").split(b"\r\n")
+    with (rows / "sdn.csv").open("wb") as out:
+        written = n = 0
+        while written < size // 10:
+            for line in real:
+                n += 1
+                data = str(n).encode() + line[line.index(b","):] + b"\r\n"
+                out.write(data)
+                written += len(data)
+                if written >= size // 10:
+                    break
+        out.write(b"\x1a")
+    made.append(("valid OFAC CSV rows (1/10 size)", rows))
+    return made
+
+
+def memory_report(megabytes: int) -> bool:
+    """Parse each generated file in a fresh process; True when every one stayed under 2x its size."""
+    ok = True
+    with tempfile.TemporaryDirectory(prefix="kyc-bench-mem-") as tmp:
+        for label, path in hostile_files(Path(tmp), megabytes):
+            size_mb = _size(path) / 2**20
+            result = subprocess.run(
+                [sys.executable, __file__, "--parse-one", str(path)], capture_output=True, text=True, check=True
+            )
+            figures = json.loads(result.stdout.strip().splitlines()[-1])
+            ratio = figures["parse_mb"] / size_mb
+            ok = ok and ratio < 2
+            print(
+                f"{label:<34} {size_mb:7.1f} MB  parse memory {figures['parse_mb']:7.1f} MB ({ratio:4.2f}x)  "
+                f"{figures['seconds']:6.1f} s  {figures['outcome']}"
+            )
+    print(f"parse memory under 2x the file size: {'met' if ok else 'NOT met'}")
+    return ok
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--url", help="database URL (must be an empty database); default: a fresh SQLite file")
     parser.add_argument("--advanced-copies", type=int, default=0, help="also stream-parse a synthetic ADVANCED XML")
+    parser.add_argument("--memory", type=int, default=0, metavar="MB",
+                        help="only measure parse memory on generated hostile and large files of about MB megabytes")
+    parser.add_argument("--parse-one", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.parse_one:
+        print(json.dumps(parse_one(args.parse_one)))
+        return 0
+    if args.memory:
+        return 0 if memory_report(args.memory) else 1
     url = args.url or f"sqlite:///{tempfile.mkdtemp(prefix='kyc-bench-')}/kyc.db"
     upgrade(url)
     print(f"database: {url.split('@')[-1]}")

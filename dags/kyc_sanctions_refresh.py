@@ -14,14 +14,24 @@ OFAC's CSV trio as `{"sdn.csv": url, "add.csv": url, "alt.csv": url}`).
 2. `refresh_list` (one mapped task per list): download through the list's circuit breaker with retries,
    one `source_call` row per file, never from a cache; parse and validate; store a new version when the
    content changed and activate it, with its delta (added, changed, removed entries). An unchanged list
-   writes nothing. A file that does not parse, holds no entries, holds another list or lost more than 10 %
-   of its entries is **refused**: the refusal is recorded and audited, the previous version stays active
-   and the task fails without retry so that on-call looks at it.
+   writes nothing. A file that does not parse, holds no entries, holds another list, lost more than 10 %
+   of its entries, disagrees with its publisher's own record count or is dated before the active version is
+   **refused**: the refusal is recorded and audited, the previous version stays active and the task fails
+   without retry so that on-call looks at it. A version that would remove more than 50 entries or more than
+   1 % of the active ones (`KYC_LIST_QUARANTINE_MAX_REMOVED`, `KYC_LIST_QUARANTINE_MAX_REMOVED_PCT`) is
+   **quarantined**: stored, audited (`list_version_quarantined`), not active.
 3. `publish_changes`: when at least one list was activated, emits one event on the asset
    `kyc://sanctions/active-lists` whose extra carries, per list, the new version id, content hash and
    delta counts. When nothing changed the task is skipped and no event is emitted.
    It runs even when a list failed, so the lists that did change are screened without delay.
 4. `report_failed_lists`: fails the run when any list failed (it is skipped otherwise).
+5. `find_quarantined` then `review_quarantine` (one human-in-the-loop task per quarantined version, skipped
+   when there is none): compliance is e-mailed a link to the form (Required actions), a person chooses
+   `Approve` (the version becomes active, audited with the approver and rationale) or `Reject` (it is
+   marked rejected and the same content is refused later), with a rationale of at least 5 characters.
+   Unanswered after 3 h 30 the task is skipped and the next run asks again; screening keeps the active
+   version meanwhile (`kyc lists approve|reject` decide from the command line too).
+6. `publish_approved`: the "active lists changed" event for an approved version (skipped otherwise).
 
 The event schedules `kyc_sanctions_delta_screening`.
 """
@@ -30,7 +40,8 @@ from __future__ import annotations
 
 from airflow.sdk import dag, get_current_context, task
 from kyc_airflow.assets import ACTIVE_LISTS_ASSET
-from kyc_airflow.defaults import DEFAULT_ARGS, START_DATE
+from kyc_airflow.defaults import DEFAULT_ARGS, REVIEW_TASK, START_DATE
+from kyc_airflow.operators.lists import ListQuarantineReviewOperator
 
 
 @dag(
@@ -72,9 +83,27 @@ def kyc_sanctions_refresh():
             "at least one list could not be refreshed: see the failed refresh_list tasks"
         )
 
+    @task(trigger_rule="all_done")
+    def find_quarantined() -> list[int]:
+        from kyc_airflow.tasks.sanctions import quarantined_version_ids
+
+        return quarantined_version_ids()
+
+    @task(outlets=[ACTIVE_LISTS_ASSET], trigger_rule="all_done")
+    def publish_approved(decisions) -> dict:
+        from kyc_airflow.tasks.sanctions import publish_changes as run
+
+        return run(list(decisions), get_current_context())
+
     outcomes = refresh_list.expand(list_key=plan_lists())
     publish_changes(outcomes)
     outcomes >> report_failed_lists()
+    quarantined = find_quarantined()
+    outcomes >> quarantined
+    review = ListQuarantineReviewOperator.partial(task_id="review_quarantine", **REVIEW_TASK).expand(
+        version_id=quarantined
+    )
+    publish_approved(review.output)
 
 
 kyc_sanctions_refresh()

@@ -240,3 +240,134 @@ def test_versions_to_screen_reads_the_triggering_events_extra(dags):
     assert versions_to_screen({"triggering_asset_events": accessor()}, requested=[2]) == [2]
     with pytest.raises(AirflowFailException, match=r"unknown list version\(s\): \[99\]"):
         versions_to_screen({"triggering_asset_events": accessor({"version_ids": [99]})})
+
+
+def _serve(directory):
+    """A plain HTTP server over `directory` (a publisher serving what it was given), on an ephemeral port."""
+    import functools
+    import threading
+    from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+
+    handler = functools.partial(SimpleHTTPRequestHandler, directory=str(directory))
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server
+
+
+def _answer_when_asked(dag_id: str, task_id: str, choice: str, rationale: str, user: str, timeout: float = 300.0):
+    """Wait until the human-in-the-loop task parks, then answer it as the REST API's PATCH does."""
+    import time
+
+    from airflow.models.hitl import HITLDetail
+    from airflow.models.taskinstance import TaskInstance
+    from airflow.models.trigger import handle_event_submit
+    from airflow.triggers.base import TriggerEvent
+    from airflow.sdk import timezone
+    from airflow.utils.session import create_session
+    from airflow.utils.state import TaskInstanceState
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with create_session() as session:
+            ti = session.scalars(
+                select(TaskInstance).where(
+                    TaskInstance.dag_id == dag_id,
+                    TaskInstance.task_id == task_id,
+                    TaskInstance.state == TaskInstanceState.AWAITING_INPUT,
+                )
+            ).first()
+            if ti is not None:
+                detail = session.scalars(select(HITLDetail).where(HITLDetail.ti_id == ti.id)).one()
+                asked = (detail.subject, list(detail.options))
+                detail.responded_by = {"id": user, "name": user}
+                detail.responded_at = timezone.utcnow()
+                detail.chosen_options = [choice]
+                detail.params_input = {"rationale": rationale}
+                session.add(detail)
+                handle_event_submit(TriggerEvent(detail.as_resume_event_payload()), task_instance=ti, session=session)
+                return asked
+        time.sleep(1)
+    raise AssertionError(f"{dag_id}.{task_id} never asked")
+
+
+def _cut_ofac(emulator, directory, drop: int):
+    """The emulator's OFAC CSV trio with `drop` designations cut out of sdn.csv and its end byte kept."""
+    import urllib.request
+
+    base = emulator.root + "/lists/ofac/api/PublicationPreview/exports/"
+    directory.mkdir()
+    for name in ("SDN.CSV", "ADD.CSV", "ALT.CSV"):
+        with urllib.request.urlopen(base + name) as response:
+            (directory / name.lower()).write_bytes(response.read())
+    lines = (directory / "sdn.csv").read_bytes().rstrip(b"\x1a\r\n").split(b"\r\n")
+    (directory / "sdn.csv").write_bytes(b"\r\n".join(lines[drop:]) + b"\r\n\x1a")
+
+
+@pytest.mark.parametrize(("choice", "status"), [("Approve", "active"), ("Reject", "rejected")])
+def test_a_quarantined_list_waits_for_a_person_in_the_refresh_run(
+    dags, emulator, compliance_mail, tmp_path, monkeypatch, choice, status
+):
+    import threading
+
+    refresh, _screening, url = dags
+    first = refresh.test()
+    states = _states(first)
+    assert first.state == "success", states
+    # Nothing quarantined: the question is never asked.
+    assert (states["review_quarantine[-1]"], states["publish_approved[-1]"]) == ("skipped", "skipped")
+    with session_scope(url) as session:
+        active_before = session.scalars(
+            select(ListVersion.id).where(ListVersion.list_key == "ofac_sdn", ListVersion.status == "active")
+        ).one()
+
+    # The publisher serves a file with five designations cut out (about 1.6 % of them), end byte re-added.
+    _cut_ofac(emulator, tmp_path / "ofac", drop=5)
+    server = _serve(tmp_path / "ofac")
+    files = {name: f"http://127.0.0.1:{server.server_address[1]}/{name}" for name in ("sdn.csv", "add.csv", "alt.csv")}
+    monkeypatch.setenv("AIRFLOW_CONN_KYC_SANCTIONS_LISTS", json.dumps(
+        {"conn_type": "sanctions_list", "host": emulator.root + "/lists",
+         "extra": {"enabled": ["ofac_sdn"], "lists": {"ofac_sdn": files}}}
+    ))
+    events_before = len(_asset_events())
+    asked = {}
+    # dag.test() must run in the main thread; the person answers from another one once the task parks.
+    person = threading.Thread(target=lambda: asked.update(form=_answer_when_asked(
+        "kyc_sanctions_refresh", "review_quarantine", choice, "checked against the publisher notice", "compliance1",
+    )), daemon=True)
+    person.start()
+    try:
+        run = refresh.test()
+    finally:
+        server.shutdown()
+    person.join(timeout=10)
+    subject, options = asked["form"]
+    states = _states(run)
+    assert run.state == "success", states
+    assert options == ["Approve", "Reject"] and subject.endswith("quarantined: 5 entries removed")
+    with session_scope(url) as session:
+        [held] = session.scalars(
+            select(ListVersion).where(ListVersion.list_key == "ofac_sdn", ListVersion.id > active_before)
+        ).all()
+        active_now = session.scalars(
+            select(ListVersion.id).where(ListVersion.list_key == "ofac_sdn", ListVersion.status == "active")
+        ).one()
+        decided = session.scalars(
+            select(AuditEvent).where(AuditEvent.event_type == f"list_version_{'approved' if choice == 'Approve' else 'rejected'}")
+        ).one()
+        quarantined = session.scalars(
+            select(AuditEvent).where(AuditEvent.event_type == "list_version_quarantined")
+        ).one()
+    assert (held.status, held.delta_removed) == (status, 5)
+    assert json.loads(quarantined.payload)["version_id"] == held.id
+    assert decided.actor == "user:compliance1" and json.loads(decided.payload)["rationale"].startswith("checked")
+    events = _asset_events()[events_before:]
+    if choice == "Approve":
+        assert active_now == held.id
+        assert states["publish_approved[-1]"] == "success"
+        assert [e["version_ids"] for e in events] == [[held.id]]
+    else:
+        assert active_now == active_before
+        assert states["publish_approved[-1]"] == "skipped" and events == []
+    from kyc_dev.mailsink import read_messages
+
+    assert any("quarantined: 5 entries removed" in " ".join(str(m["Subject"]).split()) for m in read_messages(compliance_mail))

@@ -16,6 +16,7 @@ from kyc_core.lists.ofac import CsvTrio, parse_csv_trio, parse_legacy_xml, trio_
 from kyc_core.lists.ofac_xml import parse_advanced_xml, parse_enhanced_xml
 from kyc_core.lists.uk import parse_uk_xml
 from kyc_core.lists.un import parse_un_xml
+from kyc_core.settings import get_settings
 
 _LFS_POINTER = b"version https://git-lfs.github.com/spec/"
 # First row of an OFAC primary CSV: a numeric ent_num then a quoted name, no header.
@@ -93,12 +94,31 @@ def _trio_in(directory: Path) -> CsvTrio:
     raise UserError(f"{directory}: directory holds no OFAC sdn.csv or cons_prim.csv")
 
 
-def parse_path(path: Path | str) -> ParsedList:
-    """Detect the format of `path` and parse the whole list (raises UserError on any damage)."""
+def check_size(path: Path, max_mb: float) -> None:
+    """Refuse a list file over `max_mb` megabytes (10^6 bytes) before anything reads it."""
+    size = path.stat().st_size
+    if size > max_mb * 1_000_000:
+        raise UserError(
+            f"{path.name}: {size / 1_000_000:.1f} MB is over the {max_mb:g} MB limit for a list file "
+            "(KYC_LIST_MAX_FILE_MB): refused before parsing"
+        )
+
+
+def parse_path(path: Path | str, *, max_file_mb: float | None = None) -> ParsedList:
+    """Detect the format of `path` and parse the whole list (raises UserError on any damage).
+
+    A file over `max_file_mb` (default `KYC_LIST_MAX_FILE_MB`) is refused before it is read.
+    """
     path = Path(path)
+    limit = get_settings().list_max_file_mb if max_file_mb is None else max_file_mb
+    if path.is_file():
+        check_size(path, limit)
     source_format = detect(path)
     if source_format == "ofac_csv":
         trio = _trio_in(path) if path.is_dir() else trio_beside(path)
+        for part in (trio.primary, trio.addresses, trio.aliases, trio.comments):
+            if part is not None:
+                check_size(part, limit)
         parsed = parse_csv_trio(trio)
     elif source_format == "us_csl_csv":
         parsed = parse_us_csl(path)

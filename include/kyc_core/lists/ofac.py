@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import csv
-import io
+import itertools
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -169,43 +170,74 @@ def trio_beside(primary: Path) -> CsvTrio:
     )
 
 
-def _read_text(path: Path) -> str:
+def _encoding(path: Path) -> str:
+    """UTF-8, or Windows-1252 for older OFAC files; decided in chunks so the file never sits in memory."""
+    import codecs
+
+    decoder = codecs.getincrementaldecoder("utf-8")()
     try:
-        data = path.read_bytes()
+        with path.open("rb") as handle:
+            while chunk := handle.read(1 << 20):
+                decoder.decode(chunk)
+            decoder.decode(b"", final=True)
+    except UnicodeDecodeError:
+        return "cp1252"
     except OSError as exc:
         raise UserError(f"{path.name}: cannot read ({exc.strerror or exc})") from None
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError:
-        # Older OFAC files were published in Windows-1252.
-        return data.decode("cp1252", errors="replace")
+    return "utf-8"
 
 
-def _rows(path: Path, width: int, *, require_eof_marker: bool) -> list[list[str]]:
-    content = _read_text(path)
-    body = content.rstrip("\r\n ")
-    if require_eof_marker and not body.endswith(_EOF_MARKER.decode()):
-        raise UserError(f"{path.name}: no end-of-file marker (0x1A): the download is truncated")
-    body = body.rstrip(_EOF_MARKER.decode()).rstrip("\r\n ")
-    rows: list[list[str]] = []
+def _ends_with_eof_marker(path: Path) -> bool:
+    with path.open("rb") as handle:
+        handle.seek(0, 2)
+        handle.seek(max(0, handle.tell() - 64))
+        return handle.read().rstrip(b"\r\n ").endswith(_EOF_MARKER)
+
+
+#: No line of a real OFAC CSV comes near this; a longer one is garbage and is not read into memory.
+_MAX_LINE = 1 << 20
+
+
+def _lines(handle, name: str) -> Iterator[str]:
+    # The SUB byte closing the file is not data; anywhere else it is left to the CSV reader.
+    for line in iter(lambda: handle.readline(_MAX_LINE), ""):
+        if len(line) >= _MAX_LINE and not line.endswith("\n"):
+            raise UserError(f"{name}: a line is longer than {_MAX_LINE // 1024} KB: file corrupted")
+        stripped = line.rstrip("\r\n ")
+        if stripped.endswith("\x1a"):
+            line = stripped.rstrip("\x1a") + "\n"
+        yield line
+
+
+def _rows(path: Path, width: int, *, require_eof_marker: bool) -> Iterator[list[str]]:
+    """The rows of one CSV of the trio, read as a stream (memory stays flat whatever the file size)."""
     try:
-        for line_no, row in enumerate(csv.reader(io.StringIO(body, newline=""), strict=True), 1):
-            if not row or row == [""]:
-                continue
-            if len(row) != width:
-                raise UserError(
-                    f"{path.name}: line {line_no} has {len(row)} columns, expected {width}: file corrupted"
-                )
-            rows.append(row)
-    except csv.Error as exc:
-        raise UserError(f"{path.name}: CSV is truncated or corrupted ({exc})") from None
-    return rows
+        if require_eof_marker and not _ends_with_eof_marker(path):
+            raise UserError(f"{path.name}: no end-of-file marker (0x1A): the download is truncated")
+        encoding = _encoding(path)
+        handle = path.open(encoding=encoding, errors="replace", newline="")
+    except OSError as exc:
+        raise UserError(f"{path.name}: cannot read ({exc.strerror or exc})") from None
+    with handle:
+        try:
+            for line_no, row in enumerate(csv.reader(_lines(handle, path.name), strict=True), 1):
+                if not row or all(not cell.strip() for cell in row):
+                    continue
+                if len(row) != width:
+                    raise UserError(
+                        f"{path.name}: line {line_no} has {len(row)} columns, expected {width}: file corrupted"
+                    )
+                yield row
+        except csv.Error as exc:
+            raise UserError(f"{path.name}: CSV is truncated or corrupted ({exc})") from None
 
 
 def parse_csv_trio(trio: CsvTrio) -> ParsedList:
     """Parse an OFAC CSV publication; every alias, address and remark continuation is joined by ent_num."""
     primary = _rows(trio.primary, _SDN_COLUMNS, require_eof_marker=True)
-    if not primary:
+    # The primary file is checked for its end marker before the others are read.
+    first = next(primary, None)
+    if first is None:
         raise UserError(f"{trio.primary.name}: no entries")
     continuations: dict[str, str] = {}
     if trio.comments:
@@ -226,7 +258,7 @@ def parse_csv_trio(trio: CsvTrio) -> ParsedList:
                 addresses.setdefault(row[0].strip(), []).append(address)
     entries = []
     seen: set[str] = set()
-    for row in primary:
+    for row in itertools.chain((first,), primary):
         ent_num = row[0].strip()
         if not ent_num.isdigit():
             raise UserError(f"{trio.primary.name}: ent_num {ent_num[:20]!r} is not a number: file corrupted")

@@ -1,8 +1,9 @@
-"""Refresh one sanctions list: download, validate, store, activate (or refuse), and describe the change.
+"""Refresh one sanctions list: download, validate, store, activate (or quarantine or refuse), describe the change.
 
-Storage, deltas and sanity checks are `kyc_core.lists.versions`: unchanged content makes no new
-version; a file that does not parse, holds no entries, holds another list, or lost more than a tenth
-of its entries is refused and recorded while the active version stays active.
+Storage, deltas and integrity checks are `kyc_core.lists.versions`: unchanged content makes no new
+version; a file that does not parse, holds no entries, holds another list, lost more than a tenth of its
+entries or is older than the active one is refused and recorded; one removing too many entries is
+quarantined until a person decides. Either way the active version stays active.
 """
 
 from __future__ import annotations

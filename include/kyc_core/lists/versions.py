@@ -1,4 +1,11 @@
-"""List versions: store a parsed list, compute its delta, run the sanity checks, activate or refuse."""
+"""List versions: store a parsed list, compute its delta, run the integrity checks, activate, quarantine or refuse.
+
+Two guards stand between a download and screening. A version whose entry count fell by more than a tenth, that
+is empty, or that is older than the active one (its publisher's date) is **refused**: recorded, never usable. A
+version that passes but would remove more entries than `KYC_LIST_QUARANTINE_MAX_REMOVED` or
+`KYC_LIST_QUARANTINE_MAX_REMOVED_PCT` % of the active ones is **quarantined**: stored whole, not active, until a
+person approves it (it then becomes active) or rejects it. Screening keeps the active version meanwhile.
+"""
 
 from __future__ import annotations
 
@@ -17,6 +24,7 @@ from kyc_core.lists.detect import detect, parse_path
 from kyc_core.lists.model import ParsedList, SanctionsEntry, content_digest
 from kyc_core.lists.ofac import legacy_list_key
 from kyc_core.screening.persist import screener_for
+from kyc_core.settings import get_settings
 from kyc_core.store.audit import EventType, append_event
 from kyc_core.store.db import session_scope
 from kyc_core.store.models import ListEntry, ListVersion
@@ -29,10 +37,10 @@ _INSERT_CHUNK = 5000
 
 @dataclass(frozen=True, slots=True)
 class LoadOutcome:
-    """What one load did: activated a new version, found the content unchanged, or refused it."""
+    """What one load or decision did: activated, unchanged, refused, quarantined or (by a person) rejected."""
 
     list_key: str
-    status: str  # activated | unchanged | refused
+    status: str  # activated | unchanged | refused | quarantined | rejected
     version_id: int | None
     previous_version_id: int | None
     entry_count: int
@@ -47,6 +55,38 @@ class LoadOutcome:
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready form (CLI output, Asset event extra, XCom)."""
         return asdict(self)
+
+
+@dataclass(frozen=True, slots=True)
+class QuarantineLimits:
+    """Removals beyond either limit hold a new version back for a person: more than `max_removed` entries or
+    more than `max_removed_pct` % of the active version's entries."""
+
+    max_removed: int = 50
+    max_removed_pct: float = 1.0
+
+    @classmethod
+    def from_settings(cls) -> QuarantineLimits:
+        """The limits configured by `KYC_LIST_QUARANTINE_MAX_REMOVED` and `KYC_LIST_QUARANTINE_MAX_REMOVED_PCT`."""
+        settings = get_settings()
+        return cls(settings.list_quarantine_max_removed, settings.list_quarantine_max_removed_pct)
+
+
+#: The shortest rationale a list approval or rejection accepts (as for case reviews).
+MIN_RATIONALE = 5
+
+
+def quarantine_problem(removed: int, active_count: int, limits: QuarantineLimits) -> str | None:
+    """Why removing `removed` of `active_count` active entries needs a person's approval (None when it does not)."""
+    if removed <= 0 or active_count <= 0:
+        return None
+    if removed > limits.max_removed or removed * 100 > limits.max_removed_pct * active_count:
+        share = 100.0 * removed / active_count
+        return (
+            f"would remove {removed} of the {active_count} active entries ({share:.2f} %; quarantine above "
+            f"{limits.max_removed} entries or {limits.max_removed_pct:g} %)"
+        )
+    return None
 
 
 def _now(now: datetime | None) -> datetime:
@@ -97,9 +137,11 @@ def store_parsed(
     force: bool = False,
     now: datetime | None = None,
     build_index: bool = True,
+    limits: QuarantineLimits | None = None,
 ) -> LoadOutcome:
-    """Store `parsed` as the new active version in the caller's transaction, or refuse it, or note it unchanged.
+    """Store `parsed` in the caller's transaction: activated, quarantined, refused, or noted unchanged.
 
+    `force` (an operator vouching for the file by hand) skips the drop, date and quarantine guards.
     `build_index=False` leaves the screening index to a later activation (several files loaded in a row).
     """
     moment = _now(now)
@@ -133,7 +175,28 @@ def store_parsed(
             source_format=parsed.source_format,
         )
     counts = parsed.counts()
+    held = _same_content(session, parsed.list_key, content_hash, ("quarantined", "rejected"))
+    if held is not None and held.status == "quarantined":
+        # Downloaded again while a person has not decided yet: nothing new to store or to ask.
+        return LoadOutcome(
+            list_key=parsed.list_key,
+            status="quarantined",
+            version_id=held.id,
+            previous_version_id=held.previous_version_id,
+            entry_count=held.entry_count,
+            added=held.delta_added,
+            changed=held.delta_changed,
+            removed=held.delta_removed,
+            content_hash=content_hash,
+            reason=held.refusal_reason,
+            source_uri=parsed.source_uri,
+            source_format=parsed.source_format,
+        )
     reason = sanity_problem(len(rows), active.entry_count if active is not None else None, force=force)
+    if reason is None and not force and held is not None:
+        reason = f"same content as version {held.id}, which a reviewer rejected"
+    if reason is None and not force and active is not None:
+        reason = _date_problem(parsed.published_at, _aware(active.published_at))
     if reason is not None:
         return record_refusal(
             session,
@@ -149,6 +212,11 @@ def store_parsed(
             now=moment,
         )
     delta = compute_delta(_entry_hashes(session, active.id) if active is not None else {}, hashes)
+    quarantine = None
+    if active is not None and not force:
+        quarantine = quarantine_problem(
+            len(delta["removed"]), active.entry_count, limits or QuarantineLimits.from_settings()
+        )
     version = ListVersion(
         list_key=parsed.list_key,
         content_hash=content_hash,
@@ -156,7 +224,7 @@ def store_parsed(
         source_uri=parsed.source_uri,
         published_at=parsed.published_at,
         loaded_at=moment,
-        status="active",
+        status="quarantined" if quarantine else "active",
         entry_count=len(rows),
         counts=counts,
         previous_version_id=active.id if active is not None else None,
@@ -164,8 +232,9 @@ def store_parsed(
         delta_changed=len(delta["changed"]),
         delta_removed=len(delta["removed"]),
         delta=delta,
+        refusal_reason=quarantine,
     )
-    if active is not None:
+    if active is not None and not quarantine:
         active.status = "superseded"
     session.add(version)
     session.flush()
@@ -175,7 +244,7 @@ def store_parsed(
         session.execute(insert(ListEntry), rows[start : start + _INSERT_CHUNK])
     outcome = LoadOutcome(
         list_key=parsed.list_key,
-        status="activated",
+        status="quarantined" if quarantine else "activated",
         version_id=version.id,
         previous_version_id=version.previous_version_id,
         entry_count=len(rows),
@@ -183,14 +252,53 @@ def store_parsed(
         changed=version.delta_changed,
         removed=version.delta_removed,
         content_hash=content_hash,
+        reason=quarantine,
         source_uri=parsed.source_uri,
         source_format=parsed.source_format,
     )
-    _audit(session, EventType.LIST_VERSION_ACTIVATED, outcome, actor=actor, published_at=parsed.published_at)
+    if quarantine:
+        # The alert: the refresh DAG asks a person (and e-mails compliance); screening keeps the active version.
+        _audit(session, EventType.LIST_VERSION_QUARANTINED, outcome, actor=actor, published_at=parsed.published_at)
+        return outcome
+    _audit(
+        session,
+        EventType.LIST_VERSION_ACTIVATED,
+        outcome,
+        actor=actor,
+        published_at=parsed.published_at,
+        extra={"forced": True} if force else None,
+    )
     # Screening reads an index persisted per set of active versions: build it now, once, not in every task.
     if build_index:
         screener_for(active_list_hashes(session), lambda: load_active_parties(session))
     return outcome
+
+
+def _same_content(
+    session: Session, list_key: str, content_hash: str, statuses: tuple[str, ...]
+) -> ListVersion | None:
+    """The latest version of `list_key` with this content in one of `statuses`, if any."""
+    return session.scalars(
+        select(ListVersion)
+        .where(
+            ListVersion.list_key == list_key,
+            ListVersion.content_hash == content_hash,
+            ListVersion.status.in_(statuses),
+        )
+        .order_by(ListVersion.id.desc())
+        .limit(1)
+    ).first()
+
+
+def _date_problem(published: datetime | None, active_published: datetime | None) -> str | None:
+    """A file its publisher dated before the active version is stale or replayed: never a newer list."""
+    published = _aware(published)
+    if published is None or active_published is None or published >= active_published:
+        return None
+    return (
+        f"published {published.date().isoformat()}, before the active version "
+        f"({active_published.date().isoformat()}): a stale or replayed file"
+    )
 
 
 def sanity_problem(new_count: int, active_count: int | None, *, force: bool = False) -> str | None:
@@ -259,6 +367,7 @@ def _audit(
     *,
     actor: str,
     published_at: datetime | None,
+    extra: dict[str, Any] | None = None,
 ) -> None:
     payload = {
         "list_key": outcome.list_key,
@@ -272,6 +381,7 @@ def _audit(
         "source_format": outcome.source_format,
         "published_at": published_at.isoformat() if published_at else None,
         "reason": outcome.reason,
+        **(extra or {}),
     }
     append_event(
         session,
@@ -314,6 +424,7 @@ def load_path(
     force: bool = False,
     now: datetime | None = None,
     build_index: bool = True,
+    limits: QuarantineLimits | None = None,
 ) -> LoadOutcome:
     """Parse one list file (or OFAC CSV directory) and store it in one transaction.
 
@@ -338,7 +449,9 @@ def load_path(
                 now=now,
             )
     with session_scope(url) as session:
-        return store_parsed(session, parsed, actor=actor, force=force, now=now, build_index=build_index)
+        return store_parsed(
+            session, parsed, actor=actor, force=force, now=now, build_index=build_index, limits=limits
+        )
 
 
 def list_status(session: Session, *, now: datetime | None = None) -> list[dict[str, Any]]:
@@ -355,6 +468,14 @@ def list_status(session: Session, *, now: datetime | None = None) -> list[dict[s
             .limit(1)
         ).first()
         item: dict[str, Any] = {"list": key, "active": None, "last_refusal": None}
+        item["quarantined"] = [
+            {"version_id": v.id, "removed": v.delta_removed, "reason": v.refusal_reason}
+            for v in session.scalars(
+                select(ListVersion)
+                .where(ListVersion.list_key == key, ListVersion.status == "quarantined")
+                .order_by(ListVersion.id)
+            )
+        ]
         if active is not None:
             loaded = _aware(active.loaded_at)
             published = _aware(active.published_at)
@@ -424,3 +545,120 @@ def delta_entries(session: Session, version_id: int) -> list[SanctionsEntry]:
     delta = version.delta or {}
     ids = list(delta.get("added", [])) + list(delta.get("changed", []))
     return list(iter_entries(session, version_id, ids))
+
+
+def quarantined_versions(session: Session) -> list[dict[str, Any]]:
+    """Every version waiting for a person, oldest first: what it would remove and why it waits."""
+    rows = session.scalars(
+        select(ListVersion).where(ListVersion.status == "quarantined").order_by(ListVersion.id)
+    ).all()
+    return [_quarantine_summary(session, version) for version in rows]
+
+
+def quarantine_summary(session: Session, version_id: int) -> dict[str, Any] | None:
+    """What one quarantined version would change, or None when it is not (or no longer) quarantined."""
+    version = session.get(ListVersion, version_id)
+    if version is None or version.status != "quarantined":
+        return None
+    return _quarantine_summary(session, version)
+
+
+def _quarantine_summary(session: Session, version: ListVersion) -> dict[str, Any]:
+    active = active_version(session, version.list_key)
+    loaded = _aware(version.loaded_at)
+    published = _aware(version.published_at)
+    return {
+        "version_id": version.id,
+        "list": version.list_key,
+        "entries": version.entry_count,
+        "active_version_id": active.id if active is not None else None,
+        "active_entries": active.entry_count if active is not None else None,
+        "added": version.delta_added,
+        "changed": version.delta_changed,
+        "removed": version.delta_removed,
+        "reason": version.refusal_reason,
+        "published_at": published.isoformat() if published else None,
+        "loaded_at": loaded.isoformat() if loaded else None,
+        "content_hash": version.content_hash,
+    }
+
+
+def _quarantined(session: Session, version_id: int, rationale: str) -> ListVersion:
+    if len((rationale or "").strip()) < MIN_RATIONALE:
+        raise UserError(f"a rationale of at least {MIN_RATIONALE} characters is required")
+    version = session.scalars(
+        select(ListVersion).where(ListVersion.id == version_id).with_for_update()
+    ).first()
+    if version is None:
+        raise UserError(f"list version {version_id} does not exist")
+    if version.status != "quarantined":
+        raise UserError(f"list version {version_id} is {version.status}, not quarantined")
+    return version
+
+
+def approve_version(
+    session: Session,
+    version_id: int,
+    *,
+    actor: str,
+    rationale: str,
+    now: datetime | None = None,
+    build_index: bool = True,
+) -> LoadOutcome:
+    """A person approved a quarantined version: it replaces the active one, in the caller's transaction."""
+    version = _quarantined(session, version_id, rationale)
+    active = active_version(session, version.list_key, lock=True)
+    if active is not None and active.id != version.previous_version_id:
+        # Another version became active meanwhile: the delta screening needs is against that one.
+        current = _entry_hashes(session, version.id)
+        delta = compute_delta(_entry_hashes(session, active.id), current)
+        version.delta = delta
+        version.delta_added = len(delta["added"])
+        version.delta_changed = len(delta["changed"])
+        version.delta_removed = len(delta["removed"])
+    version.previous_version_id = active.id if active is not None else None
+    if active is not None:
+        active.status = "superseded"
+    quarantine_reason = version.refusal_reason
+    version.status = "active"
+    version.refusal_reason = None
+    session.flush()
+    outcome = _outcome_of(version, "activated")
+    decision = {"rationale": rationale.strip(), "quarantine_reason": quarantine_reason, "decided_at": _now(now)}
+    _audit(session, EventType.LIST_VERSION_APPROVED, outcome, actor=actor, published_at=version.published_at,
+           extra=decision)
+    _audit(session, EventType.LIST_VERSION_ACTIVATED, outcome, actor=actor, published_at=version.published_at,
+           extra={"approved_by": actor})
+    if build_index:
+        screener_for(active_list_hashes(session), lambda: load_active_parties(session))
+    return outcome
+
+
+def reject_version(
+    session: Session, version_id: int, *, actor: str, rationale: str, now: datetime | None = None
+) -> LoadOutcome:
+    """A person rejected a quarantined version: it is never activated (the same content is refused later)."""
+    version = _quarantined(session, version_id, rationale)
+    version.status = "rejected"
+    session.flush()
+    outcome = _outcome_of(version, "rejected")
+    _audit(session, EventType.LIST_VERSION_REJECTED, outcome, actor=actor, published_at=version.published_at,
+           extra={"rationale": rationale.strip(), "decided_at": _now(now)})
+    return outcome
+
+
+def _outcome_of(version: ListVersion, status: str) -> LoadOutcome:
+    return LoadOutcome(
+        list_key=version.list_key,
+        status=status,
+        version_id=version.id,
+        previous_version_id=version.previous_version_id,
+        entry_count=version.entry_count,
+        added=version.delta_added,
+        changed=version.delta_changed,
+        removed=version.delta_removed,
+        content_hash=version.content_hash,
+        reason=version.refusal_reason,
+        source_uri=version.source_uri,
+        source_format=version.source_format,
+    )

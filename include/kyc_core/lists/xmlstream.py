@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from lxml import etree
 
 from kyc_core.errors import UserError
+
+_SPACES = re.compile(r"\s+")
 
 
 def local(element: etree._Element) -> str:
@@ -37,7 +40,8 @@ def text(element: etree._Element | None, name: str | None = None) -> str | None:
         element = child(element, name)
     if element is None or element.text is None:
         return None
-    value = " ".join(element.text.split())
+    # A regular expression, not split(): a huge text node must not become millions of small strings.
+    value = _SPACES.sub(" ", element.text).strip()
     return value or None
 
 
@@ -64,7 +68,9 @@ def stream(
         context = etree.iterparse(
             str(path),
             events=("start", "end"),
-            huge_tree=True,
+            # libxml2's default limits (a text node of at most 10 MB, bounded depth) hold: no real list
+            # comes near them, a hostile file stops there instead of filling memory.
+            huge_tree=False,
             resolve_entities=False,
             no_network=True,
             recover=False,

@@ -40,7 +40,11 @@ def plan_lists(conn_id: str | None = None) -> list[str]:
 
 
 def refresh_one(list_key: str, context: dict[str, Any], conn_id: str | None = None) -> dict[str, Any]:
-    """Download, validate, store and activate one list; a refused file fails the task after it is recorded."""
+    """Download, validate, store and activate one list; a refused file fails the task after it is recorded.
+
+    A quarantined version is no failure of the download: it is recorded and audited, and `review_quarantine`
+    asks a person about it.
+    """
     from airflow.sdk.exceptions import AirflowFailException
     from kyc_core.lists.refresh import outcome_summary, refresh_list
     from kyc_core.lists.sources import resolve_source
@@ -59,7 +63,20 @@ def refresh_one(list_key: str, context: dict[str, Any], conn_id: str | None = No
     if outcome.status == "refused":
         # Recorded and audited; failing makes on-call look at it while the previous version keeps serving.
         raise AirflowFailException(f"{list_key}: version {outcome.version_id} refused: {outcome.reason}")
+    if outcome.status == "quarantined":
+        log.warning("%s: version %s quarantined, not activated: %s", list_key, outcome.version_id, outcome.reason)
     return outcome_summary(outcome)
+
+
+def quarantined_version_ids() -> list[int]:
+    """Ids of every version waiting for a person (from this run or an earlier one nobody answered)."""
+    from kyc_core.lists.versions import quarantined_versions
+    from kyc_core.store.db import session_scope
+
+    with session_scope(kyc_database_url()) as session:
+        ids = [row["version_id"] for row in quarantined_versions(session)]
+    log.info("quarantined list versions: %s", ids or "none")
+    return ids
 
 
 def publish_changes(outcomes: Iterable[Mapping[str, Any]], context: dict[str, Any]) -> dict[str, Any]:

@@ -1,4 +1,7 @@
-"""Reserved for sanctions lists: quarantine and publisher counts (no schema change yet).
+"""Sanctions list quarantine: no schema change.
+
+A quarantined or rejected version is a `list_version.status` value (a String(16) column, no constraint to
+widen), its quarantine reason sits in `refusal_reason`, and who decided, when and why is in the audit trail.
 
 Revision ID: 0008
 Revises: 0007
