@@ -26,6 +26,8 @@ class ReasonCode(StrEnum):
     SANCTIONS_MATCH = "sanctions_match"
     SANCTIONS_POSSIBLE_MATCH = "sanctions_possible_match"
     SOURCE_UNAVAILABLE = "source_unavailable"
+    #: A register not consulted because Redis or the KYC database failed: our fault, not the register's.
+    INFRASTRUCTURE_UNAVAILABLE = "infrastructure_unavailable"
     SUBJECT_NOT_FOUND = "subject_not_found"
     EDD_SCORE = "edd_score"
     PEP = "pep"

@@ -248,6 +248,16 @@ def _source_reasons(profile: RiskProfile, missing: list[str]) -> list[DecisionRe
     reasons = []
     for name in missing:
         check = profile.sources.get(name)
+        if check is not None and check.detail == ReasonCode.INFRASTRUCTURE_UNAVAILABLE.value:
+            # Fail closed all the same, but say whose fault it is: on-call fixes Redis, not the register.
+            reasons.append(
+                DecisionReason(
+                    ReasonCode.INFRASTRUCTURE_UNAVAILABLE,
+                    Outcome.REVIEW,
+                    f"mandatory source {name} not consulted: shared state store unavailable: retry scheduled",
+                )
+            )
+            continue
         why = (check.detail or "unavailable") if check else "not consulted"
         reasons.append(
             DecisionReason(

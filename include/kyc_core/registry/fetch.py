@@ -28,11 +28,18 @@ from kyc_core.errors import (
     TransientSourceError,
 )
 from kyc_core.registry.endpoints import RegistryEndpoints
-from kyc_core.registry.events import breaker_audit_callback, record_fetch_events
+from kyc_core.registry.events import breaker_audit_callback, fetch_idempotency_key, record_fetch_events
 from kyc_core.registry.snapshots import SnapshotRow, store_snapshots
 from kyc_core.resilience import CallContext, CallLedger, SourceGuard, StateBackend, get_backend, get_ledger
 from kyc_core.resilience.backend import RedisBackend
 from kyc_core.resilience.config import load_source_config
+from kyc_core.resilience.infra import (
+    INFRASTRUCTURE_UNAVAILABLE,
+    KYC_DATABASE,
+    InfrastructureUnavailable,
+    database_unavailable,
+    record_infrastructure_event,
+)
 from kyc_core.sources import BodaccClient, RneClient, SireneClient
 from kyc_core.sources.base import Fetched, checked_siren
 from kyc_core.sources.models import (
@@ -45,6 +52,7 @@ from kyc_core.sources.models import (
 from kyc_core.sources.parsing import as_dict
 from kyc_core.sources.rne import single_record
 from kyc_core.sources.sirene import with_establishments
+from kyc_core.store.audit import EventType
 from kyc_core.store.db import session_scope
 
 log = logging.getLogger(__name__)
@@ -68,10 +76,14 @@ class Unavailability(StrEnum):
     QUOTA = "quota"
     TRANSIENT = "transient"
     UNUSABLE = "unusable"
+    #: Not the register: Redis (shared breaker/limit/cache state) failed, so it was not consulted.
+    INFRASTRUCTURE = INFRASTRUCTURE_UNAVAILABLE
 
 
-def classify(exc: SourceError) -> tuple[SourceState, Unavailability | None]:
-    """The reported state of a source that raised `exc`."""
+def classify(exc: SourceError | InfrastructureUnavailable) -> tuple[SourceState, Unavailability | None]:
+    """The reported state of a source that raised `exc` (or could not be called because of our infrastructure)."""
+    if isinstance(exc, InfrastructureUnavailable):
+        return SourceState.UNAVAILABLE, Unavailability.INFRASTRUCTURE
     if isinstance(exc, RecordNotFound):
         return SourceState.NOT_FOUND, None
     if isinstance(exc, CircuitOpen):
@@ -130,6 +142,11 @@ class CompanyFetchResult:
         return [s for s, o in self.outcomes.items() if o.error is Unavailability.UNUSABLE]
 
     @property
+    def infrastructure(self) -> list[str]:
+        """Sources not consulted because Redis failed (not the registers' fault; a later try may succeed)."""
+        return [s for s, o in self.outcomes.items() if o.error is Unavailability.INFRASTRUCTURE]
+
+    @property
     def transient(self) -> list[str]:
         """Sources that may answer on a later try (transient error, open breaker, spent quota)."""
         return [s for s in self.unavailable if s not in self.unusable]
@@ -161,7 +178,7 @@ class _Part:
     source: str
     rows: list[SnapshotRow] = field(default_factory=list)
     model: Any = None
-    error: SourceError | None = None
+    error: SourceError | InfrastructureUnavailable | None = None
     #: Class of an unexpected exception reported through `error` as a transient failure.
     error_class: str | None = None
 
@@ -208,9 +225,15 @@ async def _run_part(source: str, work: Callable[[_Part], Awaitable[None]]) -> _P
     except SourceError as exc:
         part.error = exc
         log.info("source=%s unavailable or empty: %s", source, type(exc).__name__)
+    except InfrastructureUnavailable as exc:
+        if exc.component == KYC_DATABASE:
+            # Without the KYC database nothing can be recorded or decided: the task fails and is retried.
+            raise
+        part.error = exc
+        log.error("source=%s not consulted: %s", source, exc)
     except Exception as exc:
-        # An answer no parser expected, or the shared state store failing: the source is reported
-        # unavailable (the decision then fails closed) instead of losing the other sources' answers.
+        # An answer no parser expected: the source is reported unavailable (the decision then fails
+        # closed) instead of losing the other sources' answers.
         # Only the class is logged: parser messages can quote payload values, i.e. personal data.
         part.error = TransientSourceError(source, f"unexpected {type(exc).__name__}")
         part.error_class = type(exc).__name__
@@ -316,6 +339,14 @@ class RegistryFetcher:
     async def __aexit__(self, *exc_info: object) -> None:
         try:
             await self.flush()
+        except Exception as exc:
+            fault = database_unavailable(exc, "ledger")
+            if fault is None:
+                raise
+            # The rows stay buffered for the next flush (or the one at exit); an error already raised wins.
+            if exc_info[0] is None:
+                raise fault from exc
+            log.error("call ledger not flushed: %s", fault)
         finally:
             if self._session is not None:
                 await self._session.close()
@@ -376,7 +407,13 @@ class RegistryFetcher:
 
         wanted = SOURCES if sources is None else tuple(s for s in SOURCES if s in set(sources))
         parts = await asyncio.gather(*(bounded(source) for source in wanted))
-        return await asyncio.to_thread(self._persist, siren, customer_id, list(parts))
+        try:
+            return await asyncio.to_thread(self._persist, siren, customer_id, list(parts))
+        except Exception as exc:
+            fault = database_unavailable(exc, "registry_snapshots")
+            if fault is None or fault is exc:
+                raise
+            raise fault from exc
 
     def _persist(self, siren: str, customer_id: str | None, parts: list[_Part]) -> CompanyFetchResult:
         """Store the snapshots (and audit events) in one transaction and build the result."""
@@ -401,13 +438,7 @@ class RegistryFetcher:
                 notices=models.get("bodacc"),
             )
             if self.record_events:
-                record_fetch_events(
-                    session,
-                    result.summary(),
-                    actor=self.actor,
-                    run_id=self.context.run_id,
-                    customer_id=customer_id,
-                )
+                self._record_events(session, result, parts)
         log.info(
             "registry fetch siren=%s snapshots=%d new=%d unavailable=%s",
             siren,
@@ -416,6 +447,34 @@ class RegistryFetcher:
             ",".join(result.unavailable) or "none",
         )
         return result
+
+
+    def _record_events(self, session: Any, result: CompanyFetchResult, parts: list[_Part]) -> None:
+        """The fetch's audit events; sources not consulted because of Redis are one `infrastructure_unavailable`."""
+        summary = result.summary()
+        infra = [part for part in parts if isinstance(part.error, InfrastructureUnavailable)]
+        if infra:
+            # Not a register failure: no `source_unavailable` event may blame a register for it.
+            skipped = {part.source for part in infra}
+            summary = {**summary, "sources": {k: v for k, v in summary["sources"].items() if k not in skipped},
+                       "unavailable": [s for s in summary["unavailable"] if s not in skipped]}
+        record_fetch_events(
+            session, summary, actor=self.actor, run_id=self.context.run_id, customer_id=result.customer_id
+        )
+        if infra:
+            fault = infra[0].error
+            assert isinstance(fault, InfrastructureUnavailable)
+            detail = {"siren": result.siren, "registers_not_consulted": sorted(part.source for part in infra)}
+            payload = {**fault.payload(), **detail}
+            record_infrastructure_event(
+                session,
+                fault,
+                actor=self.actor,
+                run_id=self.context.run_id,
+                customer_id=result.customer_id,
+                detail=detail,
+                idempotency_key=fetch_idempotency_key(EventType.INFRASTRUCTURE_UNAVAILABLE, self.context.run_id, payload),
+            )
 
 
 async def fetch_company(

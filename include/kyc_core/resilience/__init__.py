@@ -18,6 +18,7 @@ from kyc_core.resilience.guard import (
     get_backend,
     get_ledger,
 )
+from kyc_core.resilience.infra import InfrastructureUnavailable
 from kyc_core.resilience.ledger import CallContext, CallLedger, CallRecord
 
 __all__ = [
@@ -28,6 +29,7 @@ __all__ = [
     "CallRecord",
     "CircuitBreaker",
     "Guarded",
+    "InfrastructureUnavailable",
     "JsonCodec",
     "MemoryBackend",
     "PriceTier",

@@ -3,7 +3,8 @@
 Each Airflow task try is its own process, so with Redis nothing here is kept in the Python object
 except the connection: every breaker transition is one Lua script (atomic across workers), the rate
 limit is the `limits` library's moving window (itself a Lua script on Redis), cache entries and
-monthly usage counters are plain keys. All keys start with the configured prefix.
+monthly usage counters are plain keys. All keys start with the configured prefix. A Redis failure
+is raised as `InfrastructureUnavailable` naming redis, never as an error of the source being called.
 
 Without a Redis URL (the zero-setup demo) :class:`MemoryBackend` keeps the same state in this
 process only, under a lock, with the same transitions.
@@ -20,6 +21,8 @@ from typing import Protocol
 
 from limits import RateLimitItemPerSecond
 from limits.strategies import MovingWindowRateLimiter as SyncMovingWindow
+
+from kyc_core.resilience.infra import is_redis_failure, redis_operation
 
 CLOSED = "closed"
 OPEN = "open"
@@ -222,6 +225,7 @@ class RedisBackend:
         """Redis hash holding one source's breaker."""
         return f"{self.prefix}breaker:{source}"
 
+    @redis_operation("breaker")
     async def breaker_acquire(self, source: str, token: str, now: float, probe_lease_s: float) -> Admission:
         """Admit, admit as the probe, or reject, in one atomic step."""
         reply = await self._io().acquire(
@@ -235,10 +239,12 @@ class RedisBackend:
             transition=(previous, state) if previous else None,
         )
 
+    @redis_operation("breaker")
     async def breaker_success(self, source: str, token: str) -> tuple[str, str] | None:
         """Reset the failure count; close the breaker when `token` is the probe."""
         return _transition(await self._io().success(keys=[self.breaker_key(source)], args=[token]))
 
+    @redis_operation("breaker")
     async def breaker_failure(
         self, source: str, token: str, now: float, threshold: int, reset_timeout_s: float
     ) -> tuple[str, str] | None:
@@ -246,14 +252,17 @@ class RedisBackend:
         args: list[str | int] = [token, repr(now), threshold, repr(reset_timeout_s)]
         return _transition(await self._io().failure(keys=[self.breaker_key(source)], args=args))
 
+    @redis_operation("breaker")
     async def breaker_force_open(self, source: str, until: float) -> tuple[str, str] | None:
         """Open until at least `until` (a spent quota)."""
         return _transition(await self._io().force_open(keys=[self.breaker_key(source)], args=[repr(until)]))
 
+    @redis_operation("breaker")
     async def breaker_release(self, source: str, token: str) -> None:
         """Free the probe slot held by `token` without judging the source."""
         await self._io().release(keys=[self.breaker_key(source)], args=[token])
 
+    @redis_operation("breaker")
     async def breaker_snapshot(self, source: str) -> BreakerSnapshot:
         """Current state as stored."""
         raw = await self._io().client.hgetall(self.breaker_key(source))
@@ -261,6 +270,7 @@ class RedisBackend:
         open_until = float(data.get("open_until") or 0) or None
         return BreakerSnapshot(data.get("state", CLOSED), int(data.get("failures") or 0), open_until)
 
+    @redis_operation("rate_limit")
     async def rate_hit(self, source: str, limit: int, window_s: int) -> tuple[bool, float]:
         """Take one slot of the moving window; when refused, also when the oldest slot frees."""
         io = self._io()
@@ -270,15 +280,18 @@ class RedisBackend:
         stats = await io.limiter.get_window_stats(item, source)
         return False, float(stats.reset_time)
 
+    @redis_operation("cache")
     async def cache_get(self, key: str) -> bytes | None:
         """Stored bytes or None."""
         value = await self._io().client.get(self.prefix + "cache:" + key)
         return value.encode() if isinstance(value, str) else value
 
+    @redis_operation("cache")
     async def cache_set(self, key: str, value: bytes, ttl_s: float) -> None:
         """Store bytes for `ttl_s` seconds."""
         await self._io().client.set(self.prefix + "cache:" + key, value, px=max(1, int(ttl_s * 1000)))
 
+    @redis_operation("usage")
     async def incr_usage(self, source: str, month: str) -> int:
         """Count one billable request this month; the new count."""
         key = f"{self.prefix}usage:{source}:{month}"
@@ -288,6 +301,7 @@ class RedisBackend:
         count, _ = await pipe.execute()
         return int(count)
 
+    @redis_operation("usage")
     async def get_usage(self, source: str, month: str) -> int:
         """Billable requests counted this month."""
         value = await self._io().client.get(f"{self.prefix}usage:{source}:{month}")
@@ -296,7 +310,11 @@ class RedisBackend:
     async def aclose(self) -> None:
         """Close the connections of the current loop."""
         if self._bound is not None and self._loop is asyncio.get_running_loop():
-            await self._bound.client.aclose()
+            try:
+                await self._bound.client.aclose()
+            except Exception as exc:  # noqa: BLE001 - a dead server leaves nothing to close cleanly
+                if not is_redis_failure(exc):
+                    raise
         self._bound = None
         self._loop = None
 

@@ -9,9 +9,14 @@ Order of one `SourceGuard.call`:
    `fetch()` -> result told to the breaker. Retryable errors back off with full jitter;
    RecordNotFound is an answer (resets the breaker, not retried); SourceUnusable is not retried and
    does not count; QuotaExceeded is not retried and opens the breaker until its `reset_at`;
-3. the answer (ok or not found) is charged from the tiered monthly price, cached, and one ledger
-   row is written for the whole call (with its attempt count), whatever the outcome. Its latency is
-   what the caller waited: rate-limit waits and backoff sleeps included.
+3. the answer (ok or not found) is charged from the tiered monthly price, and one ledger row is
+   written for the whole call (with its attempt count), whatever the outcome; a paid answer's row is
+   committed before the answer is cached or returned. Its latency is what the caller waited:
+   rate-limit waits and backoff sleeps included.
+
+Redis (breaker, limit, cache, usage) or the KYC database failing is our fault, not the source's:
+the call raises `InfrastructureUnavailable` naming the component, the breaker is not charged with it
+and no failed ledger row is written for it (a row records only what the source itself answered).
 
 What the cache stores. `fetch` performs one HTTP attempt and returns a result object or raises the
 errors of `kyc_core.errors`. The cache keeps bytes only, so a call is cacheable when it says how to
@@ -51,6 +56,7 @@ from kyc_core.resilience.backend import BreakerSnapshot, MemoryBackend, RedisBac
 from kyc_core.resilience.breaker import CircuitBreaker, StateChangeCallback
 from kyc_core.resilience.cache import CacheEntry, ResponseCache, request_hash
 from kyc_core.resilience.config import SourceConfig, load_source_config
+from kyc_core.resilience.infra import InfrastructureUnavailable
 from kyc_core.resilience.ledger import CallContext, CallLedger, CallRecord
 from kyc_core.resilience.ratelimit import RateLimiter
 from kyc_core.resilience.retry import Sleep, retrying
@@ -152,10 +158,24 @@ def _month(now: float) -> str:
 
 @dataclass
 class _Tries:
-    """Attempts that reached `fetch` within one call, and the last error the source gave."""
+    """Attempts that reached `fetch` within one call, the last error the source gave, and a Redis fault.
+
+    `infra` is Redis failing while the breaker or the usage counter was told about an attempt that
+    reached the source: the source's own outcome is still what its ledger row says, then the call
+    raises the infrastructure error instead of using the answer.
+    """
 
     count: int = 0
     last_error: BaseException | None = None
+    infra: InfrastructureUnavailable | None = None
+
+    async def quietly(self, step: Awaitable[Any]) -> None:
+        """Run a bookkeeping step of the shared state; a Redis fault is kept for later, not raised."""
+        try:
+            await step
+        except InfrastructureUnavailable as fault:
+            if self.infra is None:
+                self.infra = fault
 
 
 class SourceGuard:
@@ -204,6 +224,10 @@ class SourceGuard:
     ) -> Guarded[T]:
         """Run `fetch` behind the cache, breaker, rate limit and retries; one ledger row per call.
 
+        A paid answer is written to the ledger (committed) before it is cached or returned. Redis or
+        the KYC database failing raises :class:`InfrastructureUnavailable`: the breaker is not
+        charged with it and no failed ledger row names the source for it.
+
         :param operation: what is asked (e.g. "siren", "company"); part of the cache key.
         :param request_key: the request's identity (e.g. a SIREN); only its hash is stored.
         :param fetch: one HTTP attempt returning a result or raising a `kyc_core.errors` class.
@@ -235,6 +259,19 @@ class SourceGuard:
                 if tries.last_error is not None:
                     raise tries.last_error from refused
                 raise
+        except InfrastructureUnavailable:
+            # Our shared state failed, not the source: a row only for what the source itself did before.
+            if tries.last_error is not None:
+                await self._log(
+                    operation,
+                    req_hash,
+                    started_at,
+                    t0,
+                    outcome_of(tries.last_error),
+                    attempts=tries.count,
+                    exc=tries.last_error,
+                )
+            raise
         except (CircuitOpen, RateLimited) as exc:
             if cacheable and not self.config.prefer_cache:
                 served = await self._from_cache(
@@ -247,24 +284,27 @@ class SourceGuard:
             )
             raise
         except RecordNotFound as exc:
-            cost = await self._charge()
-            if cacheable and self.config.not_found_ttl_s > 0:
-                entry = CacheEntry(b"", exc.http_status, self.clock(), not_found=True)
-                await self.cache.put(operation, req_hash, entry, self.config.not_found_ttl_s)
+            cost = await self._charge(tries)
             await self._log(
                 operation, req_hash, started_at, t0, "not_found", attempts=tries.count, exc=exc, cost=cost
             )
+            if tries.infra is not None:
+                raise tries.infra from exc
+            if cacheable and self.config.not_found_ttl_s > 0:
+                entry = CacheEntry(b"", exc.http_status, self.clock(), not_found=True)
+                await self.cache.put(operation, req_hash, entry, self.config.not_found_ttl_s)
             raise
         except BaseException as exc:
             await self._log(
                 operation, req_hash, started_at, t0, outcome_of(exc), attempts=tries.count, exc=exc
             )
+            if tries.infra is not None:
+                raise tries.infra from exc
             raise
 
-        cost = await self._charge()
+        cost = await self._charge(tries)
         http_status = getattr(result, "http_status", None)
-        if cacheable and codec is not None:
-            await self._store(operation, req_hash, codec, result)
+        # The ledger first: a process killed from here on has its paid call on record.
         latency_ms = await self._log(
             operation,
             req_hash,
@@ -275,6 +315,10 @@ class SourceGuard:
             cost=cost,
             http_status=http_status,
         )
+        if tries.infra is not None:
+            raise tries.infra
+        if cacheable and codec is not None:
+            await self._store(operation, req_hash, codec, result)
         return Guarded(result, False, tries.count, latency_ms, cost, http_status)
 
     async def _attempt(self, operation: str, fetch: Callable[[], Awaitable[T]], tries: _Tries) -> T:
@@ -283,38 +327,42 @@ class SourceGuard:
         try:
             await self.limiter.acquire()
         except BaseException:
-            await self.breaker.release(permit)
+            await tries.quietly(self.breaker.release(permit))
             raise
         tries.count += 1
         try:
             result = await fetch()
         except RecordNotFound:
-            await self.breaker.record_success(permit)
+            await tries.quietly(self.breaker.record_success(permit))
             raise
         except QuotaExceeded as exc:
-            await self._quota_spent(exc)
+            await tries.quietly(self._quota_spent(exc))
             raise
         except SourceError as exc:
             tries.last_error = exc
             if exc.counts_as_failure:
-                await self.breaker.record_failure(permit, type(exc).__name__)
+                await tries.quietly(self.breaker.record_failure(permit, type(exc).__name__))
             else:
-                await self.breaker.release(permit)
+                await tries.quietly(self.breaker.release(permit))
             raise
         except (TimeoutError, OSError) as exc:
             # A connector let a transport error through: it is transient by nature.
-            await self.breaker.record_failure(permit, type(exc).__name__)
+            await tries.quietly(self.breaker.record_failure(permit, type(exc).__name__))
             wrapped = TransientSourceError(self.source, type(exc).__name__, operation=operation)
             tries.last_error = wrapped
             raise wrapped from exc
+        except InfrastructureUnavailable:
+            # Our own state failed inside the attempt (a nested guarded call): the source is not judged.
+            await tries.quietly(self.breaker.release(permit))
+            raise
         except Exception as exc:
             # An unexpected parse/connector failure says the answer was unusable: count it, do not retry.
-            await self.breaker.record_failure(permit, type(exc).__name__)
+            await tries.quietly(self.breaker.record_failure(permit, type(exc).__name__))
             raise
         except BaseException:
-            await self.breaker.release(permit)
+            await tries.quietly(self.breaker.release(permit))
             raise
-        await self.breaker.record_success(permit)
+        await tries.quietly(self.breaker.record_success(permit))
         return result
 
     async def _quota_spent(self, exc: QuotaExceeded) -> None:
@@ -377,11 +425,16 @@ class SourceGuard:
         entry = CacheEntry(payload, status, self.clock())
         await self.cache.put(operation, req_hash, entry, self.config.cache_ttl_s)
 
-    async def _charge(self) -> float:
+    async def _charge(self, tries: _Tries) -> float:
         """Price of one answered request at this month's tier; free sources count nothing."""
         if not self.config.is_paid:
             return 0.0
-        nth = await self.backend.incr_usage(self.source, _month(self.clock()))
+        try:
+            nth = await self.backend.incr_usage(self.source, _month(self.clock()))
+        except InfrastructureUnavailable as fault:
+            # The month's count lives in Redis: without it the answer is priced at the first (dearest) tier.
+            tries.infra = tries.infra or fault
+            return self.config.price_of(1)
         return self.config.price_of(nth)
 
     async def _log(
@@ -419,7 +472,11 @@ class SourceGuard:
             run_id=self.context.run_id,
             task_id=self.context.task_id,
         )
-        await self.ledger.record_async(record)
+        if cost > 0:
+            # A paid answer is committed before anyone uses it (a killed process must not lose its cost).
+            await asyncio.to_thread(self.ledger.write_now, record)
+        else:
+            await self.ledger.record_async(record)
         return latency_ms
 
     async def snapshot(self) -> BreakerSnapshot:

@@ -1,4 +1,4 @@
-"""Reads of the source-call ledger (`source_call`, written in batches by `kyc_core.resilience.ledger`)."""
+"""Reads of the source-call ledger (`source_call`, written by `kyc_core.resilience.ledger`: in batches, paid rows at once)."""
 
 from __future__ import annotations
 
@@ -17,3 +17,13 @@ def spent_since(session: Session, sources: Iterable[str], start: datetime) -> fl
         select(func.coalesce(func.sum(SourceCall.cost), 0.0)).where(SourceCall.source.in_(list(sources)), SourceCall.started_at >= start)
     )
     return float(total or 0.0)
+
+
+def billable_calls(session: Session, sources: Iterable[str], start: datetime) -> int:
+    """Paid calls to these sources since `start`: what a register's own request count must reconcile with."""
+    total = session.scalar(
+        select(func.count()).select_from(SourceCall).where(
+            SourceCall.source.in_(list(sources)), SourceCall.started_at >= start, SourceCall.cost > 0
+        )
+    )
+    return int(total or 0)

@@ -20,6 +20,7 @@ def _send(context: dict[str, Any]) -> str:
 
     from airflow.sdk.configuration import conf
     from kyc_core.monitoring.deadlines import deadline_mail, run_customers
+    from kyc_core.notify import DEADLINE_MISSED, notice_key, send_once
     from kyc_core.settings import get_settings
     from kyc_core.store.db import session_scope
 
@@ -30,20 +31,21 @@ def _send(context: dict[str, Any]) -> str:
     dag_run = context.get("dag_run") or {}
     dag_id = dag_run.get("dag_id", "kyc_onboarding")
     run_id = dag_run.get("dag_run_id") or dag_run.get("run_id") or "?"
-    with session_scope(kyc_database_url()) as session:
+    database_url = kyc_database_url()
+    with session_scope(database_url) as session:
         customers = run_customers(session, run_id)
     base = conf.get("api", "base_url", fallback=None)
     link = f"{base.rstrip('/')}/dags/{dag_id}/runs/{quote(run_id, safe='')}" if base else None
-    mail = deadline_mail(
-        dag_id=dag_id,
-        run_id=run_id,
-        deadline_time=(context.get("deadline") or {}).get("deadline_time", "?"),
-        customers=customers,
-        link=link,
+    deadline_time = (context.get("deadline") or {}).get("deadline_time", "?")
+    mail = deadline_mail(dag_id=dag_id, run_id=run_id, deadline_time=deadline_time, customers=customers, link=link)
+    to = [get_settings().compliance_email]
+    key = notice_key(DEADLINE_MISSED, dag_id, run_id, deadline_time)
+    sent = send_once(
+        database_url, key, kind=DEADLINE_MISSED, subject=mail.subject, recipients=to,
+        send=lambda: send_mail(to=to, subject=mail.subject, text=mail.text, html=mail.html, idempotency_key=key),
+        actor="airflow:deadline", run_id=run_id,
     )
-    settings = get_settings()
-    send_mail(to=[settings.compliance_email], subject=mail.subject, text=mail.text, html=mail.html)
-    log.warning("decision deadline missed: %s", mail.subject)
+    log.warning("decision deadline missed: %s (%s)", mail.subject, "e-mailed" if sent else "already e-mailed")
     return mail.subject
 
 

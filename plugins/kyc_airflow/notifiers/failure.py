@@ -1,4 +1,8 @@
-"""Task-failure e-mails for every DAG (wired through `DEFAULT_ARGS["on_failure_callback"]`)."""
+"""Task-failure e-mails for every DAG (wired through `DEFAULT_ARGS["on_failure_callback"]`), one per failed try.
+
+Keyed ``task_failure:<dag>:<run>:<task>:<map index>:<try>`` in the KYC database's outbox; when that database
+is what failed, the e-mail goes out all the same (with its key), since on-call must hear of it.
+"""
 
 from __future__ import annotations
 
@@ -26,10 +30,13 @@ class TaskFailureNotifier(BaseNotifier):
         self.smtp_conn_id = smtp_conn_id
 
     def notify(self, context: Any) -> None:
-        """Build the mail from the failed task's context and send it."""
+        """Build the mail from the failed task's context and send it once for this try."""
         from kyc_core.monitoring.failures import failure_mail
+        from kyc_core.notify import TASK_FAILURE, notice_key, send_once
+        from kyc_core.resilience.infra import InfrastructureUnavailable
 
         from kyc_airflow.notifiers.mail import send_mail
+        from kyc_airflow.runtime import kyc_database_url
 
         ti = context.get("ti") or context.get("task_instance")
         try:
@@ -45,14 +52,23 @@ class TaskFailureNotifier(BaseNotifier):
             error=context.get("exception"),
             log_url=log_url,
         )
-        send_mail(
-            to=self.to or oncall_recipients(),
-            subject=mail.subject,
-            text=mail.text,
-            html=mail.html,
-            conn_id=self.smtp_conn_id,
-        )
-        log.info("failure e-mail sent for %s", mail.subject)
+        to = self.to or oncall_recipients()
+        run_id = str(context.get("run_id") or getattr(ti, "run_id", "?"))
+        key = notice_key(TASK_FAILURE, getattr(ti, "dag_id", None), run_id, getattr(ti, "task_id", None),
+                         getattr(ti, "map_index", None), getattr(ti, "try_number", None))
+
+        def send() -> None:
+            send_mail(to=to, subject=mail.subject, text=mail.text, html=mail.html, conn_id=self.smtp_conn_id,
+                      idempotency_key=key)
+
+        try:
+            sent = send_once(kyc_database_url(), key, kind=TASK_FAILURE, subject=mail.subject, recipients=to, send=send,
+                             actor="airflow:on_failure_callback", run_id=run_id)
+        except InfrastructureUnavailable as exc:
+            log.error("notification outbox unavailable (%s): failure e-mail sent without it", exc)
+            send()
+            sent = True
+        log.info("failure e-mail %s for %s", "sent" if sent else "already sent", mail.subject)
 
 
 def oncall_recipients() -> list[str]:

@@ -2,6 +2,10 @@
 
 The smtp provider's own sender builds HTML-only messages; on-call alerts also carry a plain-text
 part for terminals and pagers, so the message is built here and sent on the hook's logged-in client.
+
+Every message the product sends carries its idempotency key (`X-KYC-Idempotency-Key`) and a Message-ID
+derived from it: a notice sent again after a lost acknowledgement is recognisably the same message.
+Monitoring alerts use their outbox key (`monitor_alert:<alert key>`).
 """
 
 from __future__ import annotations
@@ -12,6 +16,9 @@ from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
 
 SMTP_CONN_ID = "kyc_smtp"
+IDEMPOTENCY_HEADER = "X-KYC-Idempotency-Key"
+#: Header the monitoring alert outbox sets; its value is the alert's unique key.
+ALERT_KEY_HEADER = "X-KYC-Alert-Key"
 
 
 @dataclass(frozen=True)
@@ -34,15 +41,23 @@ def build_message(
     html: str,
     attachments: Iterable[Attachment] = (),
     headers: dict[str, str] | None = None,
+    idempotency_key: str | None = None,
 ) -> EmailMessage:
     """multipart/alternative (text, then HTML with its inline images), plus attachments."""
+    from kyc_core.store.notifications import message_id_for
+
+    headers = dict(headers or {})
+    if idempotency_key is None and ALERT_KEY_HEADER in headers:
+        idempotency_key = f"monitor_alert:{headers[ALERT_KEY_HEADER]}"
     msg = EmailMessage()
     msg["Subject"] = subject
     msg["From"] = sender
     msg["To"] = ", ".join(to)
     msg["Date"] = formatdate(usegmt=True)
-    msg["Message-ID"] = make_msgid(domain="kyc.local")
-    for name, value in (headers or {}).items():
+    msg["Message-ID"] = message_id_for(idempotency_key) if idempotency_key else make_msgid(domain="kyc.local")
+    if idempotency_key:
+        msg[IDEMPOTENCY_HEADER] = idempotency_key
+    for name, value in headers.items():
         msg[name] = value
     msg.set_content(text)
     msg.add_alternative(html, subtype="html")
@@ -83,8 +98,9 @@ def send_mail(
     headers: dict[str, str] | None = None,
     sender: str | None = None,
     conn_id: str = SMTP_CONN_ID,
+    idempotency_key: str | None = None,
 ) -> None:
-    """Build and send one message from `KYC_MAIL_FROM` (or `sender`)."""
+    """Build and send one message from `KYC_MAIL_FROM` (or `sender`), carrying its idempotency key."""
     from kyc_core.settings import get_settings
 
     msg = build_message(
@@ -95,5 +111,6 @@ def send_mail(
         html=html,
         attachments=attachments,
         headers=headers,
+        idempotency_key=idempotency_key,
     )
     send_message(msg, conn_id)
