@@ -118,6 +118,7 @@ def _fetch_registers(ctx: AssessmentContext, customer_id: str, siren: str, sourc
     """Fetch these registers; an unreachable or unconfigured register is reported unavailable."""
     from kyc_core.registry.fetch import fetch_company
     from kyc_core.resilience import CallContext
+    from kyc_core.resilience.infra import InfrastructureUnavailable
 
     out = _Registers()
     if ctx.endpoints is None:
@@ -138,6 +139,13 @@ def _fetch_registers(ctx: AssessmentContext, customer_id: str, siren: str, sourc
                 **ctx.fetch_options,
             )
         )
+    except InfrastructureUnavailable as exc:
+        if exc.component == "kyc_database":
+            raise  # nothing can be stored: the task fails and is retried
+        # Redis failed outside one register's call: no register is to blame, and nothing is approved on it.
+        log.warning("customer %s: registers not asked, %s", customer_id, exc)
+        out.checks = {s: SourceCheck(status="unavailable", detail="infrastructure_unavailable") for s in sources}
+        return out
     except (SourceError, OSError) as exc:
         log.warning("customer %s: registers unreachable (%s)", customer_id, type(exc).__name__)
         out.checks = {s: SourceCheck(status="unavailable", detail=type(exc).__name__) for s in sources}
@@ -700,7 +708,14 @@ def _do_fetch(case: _Case, sources: list[str]) -> dict[str, str]:
         fetched = _fetch_registers(case.ctx, case.customer_id, case.siren, todo)
         _save(case, **{f"fetch__{s}": _fetch_row(fetched, s) for s in todo})
         case.registers = _registers_from(case.stored, [s for s in REGISTERS if s not in case.optional])
-    return {s: ("deferred" if s in case.optional else case.stored[f"fetch:{s}"]["check"]["status"]) for s in sources}
+    return {s: ("deferred" if s in case.optional else _fetch_status(case.stored[f"fetch:{s}"]["check"])) for s in sources}
+
+
+def _fetch_status(check: dict[str, Any]) -> str:
+    """ok, not_found, unavailable, or infrastructure_unavailable when Redis (not the register) failed."""
+    if check["status"] == "unavailable" and check.get("detail") == "infrastructure_unavailable":
+        return "infrastructure_unavailable"
+    return str(check["status"])
 
 
 def _do_resolve(case: _Case) -> dict[str, Any]:

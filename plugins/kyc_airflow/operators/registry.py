@@ -114,13 +114,15 @@ class FetchRegistryDataOperator(BaseOperator):
             raise AirflowSkipException("a person: no register to ask")
         if all(v == "deferred" for v in statuses.values()):
             raise AirflowSkipException("optional paid register for this segment: buy_paid_sources decides")
-        down = [s for s, v in statuses.items() if v == "unavailable"]
+        down = [s for s, v in statuses.items() if v in ("unavailable", "infrastructure_unavailable")]
+        why = ("Redis (shared breaker and cache state) unavailable: register(s) {} not asked"
+               if any(statuses[s] == "infrastructure_unavailable" for s in down) else "register(s) {} unavailable")
         if down and self._retries_left(context):
-            raise RegistrySourceUnavailable(f"register(s) {', '.join(down)} unavailable; asked again on the next try")
+            raise RegistrySourceUnavailable(f"{why.format(', '.join(down))}; asked again on the next try")
         if down:
             raise RegistrySourceDown(
-                f"register(s) {', '.join(down)} still unavailable on the last try: the assessment decides "
-                "review / source_unavailable and its case review asks again with backoff"
+                f"{why.format(', '.join(down))} on the last try: the assessment decides review (source_unavailable "
+                "or infrastructure_unavailable) and its case review asks again with backoff"
             )
         return result
 
