@@ -15,6 +15,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from kyc_core.store import customers as customer_repo
+from kyc_core.store import decisions as decision_repo
 from kyc_core.store.audit import EventType, append_event
 from kyc_core.store.models import Customer, ReviewFlag
 
@@ -87,7 +88,9 @@ def clear(session: Session, customer_id: str, *, cleared_by: str, moment: dateti
     cleared = getattr(result, "rowcount", 0) or 0
     still_open = session.scalar(select(ReviewFlag.id).where(ReviewFlag.customer_id == customer_id,
                                                             ReviewFlag.cleared_at.is_(None)).limit(1))
-    if still_open is None:
+    latest = decision_repo.latest_for_customer(session, customer_id)
+    proposed_review = latest is not None and latest.lineage.get("proposed_outcome", latest.outcome) == "review"
+    if still_open is None and not proposed_review:  # a `review` outcome stays flagged (the status rule)
         session.execute(update(Customer).where(Customer.id == customer_id).values(flagged_for_review=False))
     session.flush()
     return int(cleared)
