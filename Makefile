@@ -5,7 +5,7 @@ UV := .tools/bin/uv
 VENV := .venv
 export UV_COMPILE_BYTECODE := 1
 
-.PHONY: install demo stop test browser lint lock clean bench
+.PHONY: install demo stop stack stack-stop test browser lint lock clean bench
 
 $(UV):
 	$(PYTHON) -m pip install --quiet --disable-pip-version-check --target .tools uv==$(UV_VERSION)
@@ -24,6 +24,14 @@ demo: install
 ## stop: stop every process `make demo` started
 stop:
 	@if [ -x $(VENV)/bin/python ]; then $(VENV)/bin/python scripts/demo.py stop; else $(PYTHON) scripts/demo.py stop; fi
+
+## stack: the CeleryExecutor deployment of docker-compose.yaml as local processes (PostgreSQL and Redis on 127.0.0.1): api-server, scheduler, dag-processor, triggerer, two Celery workers, emulator, mail sink
+stack: install
+	$(VENV)/bin/python scripts/stack.py start
+
+## stack-stop: stop every process `make stack` started (by the process groups it recorded)
+stack-stop:
+	@if [ -x $(VENV)/bin/python ]; then $(VENV)/bin/python scripts/stack.py stop; else $(PYTHON) scripts/stack.py stop; fi
 
 ## test: the type gate (mypy, configured in pyproject.toml), then the whole test suite (needs PostgreSQL and Redis on 127.0.0.1 for the integration tests)
 test: install browser
@@ -44,5 +52,7 @@ lint: install
 lock: $(UV)
 	$(UV) lock
 
-clean: stop
-	rm -rf .demo .kyc
+## clean: stop the demo and the stack, drop the demo's PostgreSQL metadata database, remove .demo, .kyc and .stack
+clean: stop stack-stop
+	@if [ -x $(VENV)/bin/python ]; then $(VENV)/bin/python scripts/demo.py clean; fi
+	rm -rf .demo .kyc .stack

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import base64
+import hashlib
 import json
 import os
 import re
@@ -141,17 +142,70 @@ def _secrets() -> dict[str, str]:
     return values
 
 
-def render_config() -> None:
+#: PostgreSQL used for Airflow's metadata when it answers (trust authentication, superuser `postgres`).
+DEMO_PG = os.environ.get("DEMO_PG_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+
+
+def metadata_database_name() -> str:
+    """The demo's own metadata database on PostgreSQL: one per demo home, so two demos never share one."""
+    if DEMO_HOME == (REPO / ".demo").resolve():
+        return "airflow_demo"
+    return "airflow_demo_" + hashlib.sha256(str(DEMO_HOME).encode()).hexdigest()[:10]
+
+
+def metadata_url() -> str:
+    """Airflow's metadata database: `DEMO_METADATA_URL` (`sqlite` for the embedded file), else PostgreSQL when it
+    answers on 127.0.0.1:5432 (SQLite's single writer gave "database is locked" 500s under trigger bursts), else SQLite."""
+    sqlite = f"sqlite:///{AIRFLOW_HOME / 'airflow.db'}"
+    configured = os.environ.get("DEMO_METADATA_URL", "")
+    if configured:
+        return sqlite if configured == "sqlite" else configured
+    try:
+        import psycopg
+        from psycopg import sql
+    except ImportError:
+        return sqlite
+    name = metadata_database_name()
+    try:
+        with psycopg.connect(DEMO_PG, autocommit=True, connect_timeout=3) as conn:
+            if conn.execute("SELECT 1 FROM pg_roles WHERE rolname = 'airflow_demo'").fetchone() is None:
+                conn.execute("CREATE ROLE airflow_demo LOGIN PASSWORD 'airflow_demo'")
+            if conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone() is None:
+                conn.execute(sql.SQL("CREATE DATABASE {} OWNER airflow_demo").format(sql.Identifier(name)))
+    except psycopg.Error:
+        return sqlite
+    host = DEMO_PG.split("@", 1)[1].split("/", 1)[0]
+    return f"postgresql+psycopg2://airflow_demo:airflow_demo@{host}/{name}"
+
+
+def drop_metadata_database() -> None:
+    """Drop the demo's PostgreSQL metadata database, if there is one (`demo.py clean`)."""
+    if os.environ.get("DEMO_METADATA_URL"):
+        return
+    import psycopg
+    from psycopg import sql
+
+    try:
+        with psycopg.connect(DEMO_PG, autocommit=True, connect_timeout=3) as conn:
+            if conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (metadata_database_name(),)).fetchone():
+                conn.execute(sql.SQL("DROP DATABASE {} WITH (FORCE)").format(sql.Identifier(metadata_database_name())))
+                say(f"dropped the metadata database {metadata_database_name()}")
+    except psycopg.Error:
+        pass
+
+
+def render_config(airflow_db_url: str) -> None:
     """Write $AIRFLOW_HOME/airflow.cfg from airflow.cfg.template and the demo users' passwords."""
     AIRFLOW_HOME.mkdir(parents=True, exist_ok=True)
     values = {
         "DAGS_FOLDER": str(REPO / "dags"),
         "PLUGINS_FOLDER": str(AIRFLOW_HOME / "plugins"),
-        "DAGS_PAUSED": "False",
+        # Paused until the demo unpauses them: a schedule never races the demo's own runs (see run()).
+        "DAGS_PAUSED": "True",
         "PORT": str(PORT),
         "AUTH_USERS": ",".join(f"{u}:admin" if u == "admin" else f"{u}:user" for u in USERS),
         "AIRFLOW_HOME": str(AIRFLOW_HOME),
-        "AIRFLOW_DB_URL": f"sqlite:///{AIRFLOW_HOME / 'airflow.db'}",
+        "AIRFLOW_DB_URL": airflow_db_url,
         **_secrets(),
     }
     (AIRFLOW_HOME / "plugins").mkdir(exist_ok=True)
@@ -318,18 +372,31 @@ def token_for(user: str) -> str:
     return body["access_token"]
 
 
-def wait_for_dag(token: str, dag_id: str, timeout: float = 120) -> None:
-    """Wait until the dag-processor has parsed the DAG, then make sure it is unpaused."""
+def wait_for_dag(token: str, dag_id: str, timeout: float = 120, paused: bool = False) -> None:
+    """Wait until the dag-processor has parsed the DAG, then make sure it is unpaused (or paused)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         status, body = http("GET", f"/api/v2/dags/{dag_id}", token=token)
         if status == 200:
-            if body.get("is_paused"):
-                http("PATCH", f"/api/v2/dags/{dag_id}", {"is_paused": False}, token=token)
+            set_paused(token, dag_id, paused, current=body.get("is_paused"))
             return
         time.sleep(1)
     status, errors = http("GET", "/api/v2/importErrors", token=token)
     fail(f"DAG {dag_id} not parsed after {timeout:.0f}s; import errors: {json.dumps(errors)[:500]}")
+
+
+def set_paused(token: str, dag_id: str, paused: bool, current: bool | None = None) -> None:
+    """Pause or unpause a DAG (retried on a 5xx, like every write of the demo)."""
+    if current is paused:
+        return
+    for attempt in range(6):
+        status, body = http("PATCH", f"/api/v2/dags/{dag_id}", {"is_paused": paused}, token=token)
+        if status == 200:
+            return
+        if status < 500:
+            break
+        time.sleep(1 + attempt)
+    fail(f"could not {'pause' if paused else 'unpause'} {dag_id} ({status}): {json.dumps(body)[:300]}")
 
 
 def trigger(token: str, dag_id: str, conf: dict) -> str:
@@ -544,7 +611,8 @@ def run() -> int:
         if not _port_free(port):
             fail(f"port {port} on 127.0.0.1 is in use (set DEMO_PORT / DEMO_EMULATOR_PORT)")
     DEMO_HOME.mkdir(parents=True, exist_ok=True)
-    render_config()
+    airflow_db_url = metadata_url()
+    render_config(airflow_db_url)
     write_monitoring_config()
     env = demo_env()
     airflow = str(VENV_BIN / "airflow")
@@ -552,7 +620,7 @@ def run() -> int:
     started = time.monotonic()
     ok = False
     try:
-        say("migrating Airflow's metadata database")
+        say(f"migrating Airflow's metadata database ({_describe(airflow_db_url)})")
         _check(subprocess.run([airflow, "db", "migrate"], env=env, stdout=_log("airflow-db-migrate"), stderr=subprocess.STDOUT), "airflow db migrate")
         # Assessments in flight are limited by this pool, not by onboarding runs (reviews wait in their own DAG).
         _check(subprocess.run([airflow, "pools", "set", "kyc_assessment", "4", "KYC assessments in flight"], env=env,
@@ -571,11 +639,15 @@ def run() -> int:
         wait_healthy()
         tokens = {user: token_for(user) for user in USERS}
         token = tokens["admin"]
-        for dag_id in ("kyc_sanctions_refresh", "kyc_sanctions_delta_screening", "kyc_onboarding", "kyc_case_review",
-                       "kyc_source_sla_monitor"):
+        for dag_id in ("kyc_sanctions_delta_screening", "kyc_onboarding", "kyc_case_review", "kyc_source_sla_monitor"):
             wait_for_dag(token, dag_id)
+        # The refresh is scheduled (every 4 hours, one run at a time): unpausing it schedules a run at once. The demo's
+        # own run is created while the DAG is still paused, then the DAG is unpaused, so the scheduled run (if any)
+        # queues behind it instead of racing it.
+        wait_for_dag(token, "kyc_sanctions_refresh", paused=True)
         say("loading the sanctions lists (OFAC, UN, EU) from the emulator through kyc_sanctions_refresh")
         refresh = trigger(token, "kyc_sanctions_refresh", {})
+        set_paused(token, "kyc_sanctions_refresh", False)
         if wait_runs(token, "kyc_sanctions_refresh", [refresh]).get(refresh) != "success":
             fail(f"kyc_sanctions_refresh did not succeed; see {LOGS}")
         samples = build_samples()
@@ -681,6 +753,7 @@ def main() -> int:
     if args.action == "stop":
         return stop_all()
     stop_all()
+    drop_metadata_database()
     shutil.rmtree(DEMO_HOME, ignore_errors=True)
     say(f"removed {DEMO_HOME}")
     return 0

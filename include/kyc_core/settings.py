@@ -60,6 +60,19 @@ class Settings:
     compliance_email: str = field(default_factory=lambda: _env_or("KYC_COMPLIANCE_EMAIL", "compliance@localhost"))
     mail_from: str = field(default_factory=lambda: _env_or("KYC_MAIL_FROM", "kyc-airflow@localhost"))
 
+    # Customers per mapped batch of `kyc_perpetual_review`, and per shard of `kyc_full_rescreen` (the DAGs' defaults).
+    review_batch_size: int = field(default_factory=lambda: int(_env_or("KYC_REVIEW_BATCH_SIZE", "200")))
+    rescreen_shard_size: int = field(default_factory=lambda: int(_env_or("KYC_RESCREEN_SHARD_SIZE", "5000")))
+
+    # A new list version removing more than this many of the active version's entries, or more than this percentage of
+    # them (either one), is quarantined: stored but not activated until a person approves it.
+    list_quarantine_max_removed: int = field(default_factory=lambda: int(_env_or("KYC_LIST_QUARANTINE_MAX_REMOVED", "50")))
+    list_quarantine_max_removed_pct: float = field(
+        default_factory=lambda: float(_env_or("KYC_LIST_QUARANTINE_MAX_REMOVED_PCT", "1.0"))
+    )
+    # A list file larger than this (MB) is refused before parsing (the real OFAC SDN_ADVANCED.XML is about 120 MB).
+    list_max_file_mb: float = field(default_factory=lambda: float(_env_or("KYC_LIST_MAX_FILE_MB", "256")))
+
     @property
     def effective_database_url(self) -> str:
         """The configured URL, or the embedded SQLite file."""

@@ -57,7 +57,8 @@ def demo(tmp_path_factory):
         result = subprocess.run([*demo_py, "run"], env=env, capture_output=True, text=True, timeout=900)
         yield {"result": result, "home": home, "base": f"http://127.0.0.1:{port}", "env": env}
     finally:
-        subprocess.run([*demo_py, "stop"], env=env, capture_output=True, text=True, timeout=120)
+        # `clean` stops the processes and drops the demo's PostgreSQL metadata database, if it used one.
+        subprocess.run([*demo_py, "clean"], env=env, capture_output=True, text=True, timeout=120)
 
 
 @pytest.mark.airflow_live

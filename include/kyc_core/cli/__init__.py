@@ -20,8 +20,10 @@ COMMAND_MODULES = (
     "kyc_core.cli.screen",
     "kyc_core.cli.compare",
     "kyc_core.cli.case",
+    "kyc_core.cli.judge",
     "kyc_core.cli.sla",
     "kyc_core.cli.cost",
+    "kyc_core.cli.customers",
     "kyc_dev.cli.emulator",
     "kyc_dev.cli.mailsink",
 )

@@ -85,6 +85,44 @@ class ReviewFlag(Base):
     cleared_by: Mapped[str | None] = mapped_column(String(250))
 
 
+class ReviewItem(Base):
+    """One customer selected by a perpetual-review run: its batch, why, and what its review found."""
+
+    __tablename__ = "review_item"
+    __table_args__ = (Index("ix_review_item_run_batch", "run_id", "batch_no"),)
+
+    run_id: Mapped[str] = mapped_column(String(250), primary_key=True)
+    customer_id: Mapped[str] = mapped_column(ForeignKey("customer.id"), primary_key=True)
+    batch_no: Mapped[int] = mapped_column(Integer)
+    # periodic | registry_event | list_change | manual: the reason recorded with the assessment.
+    purpose: Mapped[str] = mapped_column(String(32))
+    reasons: Mapped[list[Any]] = mapped_column(default=list)
+    # The newest open flag when selected: the review clears flags up to it, a later one stays open.
+    flag_up_to: Mapped[int | None] = mapped_column(BigId)
+    selected_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    reviewed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    decision_id: Mapped[str | None] = mapped_column(String(36))
+    outcome: Mapped[str | None] = mapped_column(String(16))
+    decision_written: Mapped[bool | None] = mapped_column(Boolean)
+
+
+class AssessmentStage(Base):
+    """What one stage of an assessment found (register answers, resolution, screening, score); working state
+    keyed on the decision id, so a cleared stage re-runs from what the earlier stages stored (no register call)."""
+
+    __tablename__ = "assessment_stage"
+    __table_args__ = (UniqueConstraint("decision_id", "stage", name="uq_assessment_stage_decision_stage"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    decision_id: Mapped[str] = mapped_column(String(36))
+    customer_id: Mapped[str] = mapped_column(ForeignKey("customer.id"))
+    run_id: Mapped[str] = mapped_column(String(250))
+    # fetch:<register> | resolve | screen | score | paid
+    stage: Mapped[str] = mapped_column(String(32))
+    payload: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
 class RegistrySnapshot(Base):
     """A raw answer from a register, kept verbatim with its content hash."""
 
@@ -104,6 +142,47 @@ class RegistrySnapshot(Base):
     run_id: Mapped[str | None] = mapped_column(String(250))
 
 
+class RegistryEvent(Base):
+    """A register event about a monitored company (a BODACC notice, a change between two snapshots), once each."""
+
+    __tablename__ = "registry_event"
+    __table_args__ = (
+        UniqueConstraint("siren", "event_type", "evidence_key", name="uq_registry_event_evidence"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    siren: Mapped[str] = mapped_column(String(9), index=True)
+    # liquidation | receivership | safeguard | collective_other | striking_off | sale | officer_in | officer_out
+    # | owner_in | owner_out | ceased | office_abroad | naf_sensitive (kyc_core.watch.events.EventKind)
+    event_type: Mapped[str] = mapped_column(String(32))
+    # The notice id, or "<source>:<snapshot before>:<snapshot after>": what makes the event this one.
+    evidence_key: Mapped[str] = mapped_column(String(128))
+    source: Mapped[str] = mapped_column(String(16))  # bodacc | sirene | rne | rbe
+    severe: Mapped[bool] = mapped_column(Boolean, default=False)
+    notice_id: Mapped[str | None] = mapped_column(String(64))
+    snapshot_before_id: Mapped[int | None] = mapped_column(ForeignKey("registry_snapshot.id"))
+    snapshot_after_id: Mapped[int | None] = mapped_column(ForeignKey("registry_snapshot.id"))
+    event_date: Mapped[date | None] = mapped_column(Date)
+    # Ids and codes only: kinds, subject keys, hit list/entry ids, NAF and country codes.
+    detail: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    customer_ids: Mapped[list[Any]] = mapped_column(default=list)
+    detected_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+    run_id: Mapped[str | None] = mapped_column(String(250))
+
+
+class SourceWatermark(Base):
+    """How far a watch has read a source (a BODACC publication date, a company's last compared snapshot)."""
+
+    __tablename__ = "source_watermark"
+
+    source: Mapped[str] = mapped_column(String(16), primary_key=True)
+    # "notices" for the BODACC feed, the SIREN for a company's register snapshots.
+    scope: Mapped[str] = mapped_column(String(64), primary_key=True)
+    position: Mapped[str] = mapped_column(String(64))
+    checked_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    run_id: Mapped[str | None] = mapped_column(String(250))
+
+
 class ListVersion(Base):
     """One loaded version of a sanctions list, with its delta against the version it replaced."""
 
@@ -117,7 +196,7 @@ class ListVersion(Base):
     source_uri: Mapped[str | None] = mapped_column(Text)
     published_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     loaded_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    # active | superseded | refused
+    # active | superseded | refused | quarantined (not active until approved) | rejected
     status: Mapped[str] = mapped_column(String(16))
     entry_count: Mapped[int] = mapped_column(Integer, default=0)
     counts: Mapped[dict[str, Any]] = mapped_column(default=dict)
@@ -330,6 +409,29 @@ class MonitorAlert(Base):
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     last_error: Mapped[str | None] = mapped_column(Text)
     run_id: Mapped[str | None] = mapped_column(String(250))
+
+
+class EmailNotification(Base):
+    """A notice e-mail (compliance notice, review request, deadline, task failure) by idempotency key: sent once."""
+
+    __tablename__ = "email_notification"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    # e.g. "compliance_notice:<decision id>": the same notice always has the same key, whoever sends it.
+    idempotency_key: Mapped[str] = mapped_column(String(200), unique=True)
+    # compliance_notice | review_request | deadline_missed | task_failure
+    kind: Mapped[str] = mapped_column(String(32))
+    decision_id: Mapped[str | None] = mapped_column(String(36), index=True)
+    customer_id: Mapped[str | None] = mapped_column(String(36))
+    run_id: Mapped[str | None] = mapped_column(String(250))
+    recipients: Mapped[list[Any]] = mapped_column(default=list)
+    subject: Mapped[str] = mapped_column(Text)
+    message_id: Mapped[str] = mapped_column(String(250))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    # NULL until the SMTP server accepted it: a failed send is tried again by the next try.
+    sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(Text)
 
 
 class MonitorConfig(Base):

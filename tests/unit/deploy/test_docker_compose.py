@@ -15,6 +15,17 @@ SERVICES = COMPOSE["services"]
 AIRFLOW_SERVICES = ["airflow-apiserver", "airflow-scheduler", "airflow-dag-processor", "airflow-triggerer", "airflow-worker"]
 
 
+def _env(name: str) -> dict[str, str]:
+    """A service's environment as compose builds it: its env files in order, then its `environment` entries."""
+    from dotenv import dotenv_values
+
+    env: dict[str, str] = {}
+    for path in SERVICES[name].get("env_file", []):
+        env.update({k: v for k, v in dotenv_values(REPO / path).items() if v is not None})
+    env.update(SERVICES[name].get("environment") or {})
+    return env
+
+
 def _code_files():
     for root in ("include", "plugins", "dags"):
         yield from (REPO / root).rglob("*.py")
@@ -36,7 +47,7 @@ def test_every_component_is_there():
 
 def test_celery_executor_with_scalable_workers():
     for name in AIRFLOW_SERVICES:
-        env = SERVICES[name]["environment"]
+        env = _env(name)
         assert env["AIRFLOW__CORE__EXECUTOR"] == "CeleryExecutor"
         assert env["AIRFLOW__CELERY__BROKER_URL"].startswith("redis://redis:")
     worker = SERVICES["airflow-worker"]
@@ -61,7 +72,7 @@ def test_code_is_mounted(name):
 
 
 def test_every_connection_and_setting_the_code_reads_is_configured():
-    env = SERVICES["airflow-worker"]["environment"]
+    env = _env("airflow-worker")
     conn_ids = _connection_ids_in_code()
     assert {"kyc_db", "kyc_sirene", "kyc_rne", "kyc_bodacc"} <= conn_ids
     for conn_id in conn_ids:
@@ -77,7 +88,7 @@ def test_every_connection_and_setting_the_code_reads_is_configured():
 def test_emulator_service_uses_the_cli():
     command = SERVICES["emulator"]["command"]
     assert command[:3] == ["kyc", "emulator", "serve"]
-    host_urls = [json.loads(v)["host"] for k, v in SERVICES["airflow-worker"]["environment"].items() if k.startswith("AIRFLOW_CONN_KYC_") and "host" in json.loads(v)]
+    host_urls = [json.loads(v)["host"] for k, v in _env("airflow-worker").items() if k.startswith("AIRFLOW_CONN_KYC_") and "host" in json.loads(v)]
     assert any(url.startswith("http://emulator:8090/") for url in host_urls)
 
 
