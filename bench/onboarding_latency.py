@@ -157,7 +157,8 @@ def through_rest(runs: int, sirens: list[str]) -> None:
     from kyc_dev.emulator.dataset import Dataset
 
     demo.DEMO_HOME.mkdir(parents=True, exist_ok=True)
-    demo.render_config()
+    metadata = demo.metadata_url()
+    demo.render_config(metadata)
     # The product's DAGs plus the one-task floor DAG, in a folder of the bench's own.
     dags = home / "dags"
     dags.mkdir()
@@ -193,8 +194,11 @@ def through_rest(runs: int, sirens: list[str]) -> None:
         _, floor = _timed_runs(demo, token, "latency_floor", [{} for _ in range(runs)], None)
     finally:
         demo.stop_all()
+        if not metadata.startswith("sqlite"):
+            demo.drop_metadata_database()
     print(f"trigger-to-decision through the REST API: {runs} sequential runs, one company each, LocalExecutor "
-          f"(parallelism 4), SQLite metadata and KYC databases, 2 cores, source config {SOURCE_CONFIG}")
+          f"(parallelism 4), metadata database {demo._describe(metadata)}, SQLite KYC database, 2 cores, "
+          f"source config {SOURCE_CONFIG}")
     print(f"  trigger to proposed decision: p50 {_pct(decision, 50):.1f} s, p95 {_pct(decision, 95):.1f} s")
     print(f"  trigger to run end:           p50 {_pct(run_end, 50):.1f} s, p95 {_pct(run_end, 95):.1f} s")
     print(f"  floor (one-task DAG):         p50 {_pct(floor, 50):.1f} s, p95 {_pct(floor, 95):.1f} s; "

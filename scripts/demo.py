@@ -298,10 +298,13 @@ def build_samples() -> list[dict]:
                 "channel": "api", "external_ref": ref}
 
     sanctioned = next(k for k in ds.known_positives() if k.role == "officer" and len(k.lists) == 3)
+    homonym = ds.known_homonyms()[2]  # an officer named like a listed person: a possible match, nothing else
     return [
         {"label": "company, clean register record", "expect": "approve", "conf": {"customers": [entity(21, "DEMO-ENT-CLEAN")]}},
         {"label": "company, officer on sanctions lists", "expect": "reject", "conf": {"customers": [entity(sanctioned.siren, "DEMO-ENT-SANCTIONED")]}},
         {"label": "company struck off the register", "expect": "edd_required", "conf": {"customers": [entity(13, "DEMO-ENT-STRUCK", "asset_mgmt")]}},
+        {"label": "company, officer named like a listed person", "expect": "approve", "answers": {"review_1": "Approve"},
+         "judge": "false_positive", "conf": {"customers": [entity(homonym.siren, "DEMO-ENT-HOMONYM")]}},
         {"label": "company, declared name unlike the register", "expect": "reject", "answers": {"review_1": "Reject"},
          "conf": {"customers": [{**entity(23, "DEMO-ENT-MISMATCH"),
                                  "customer": {"kind": "entity", "siren": ds.siren(23), "declared_name": "Totally Unrelated Bank Ltd"}}]}},
@@ -452,7 +455,11 @@ def answer_reviews(tokens: dict[str, str], by_customer: dict[str, dict]) -> int:
         path = (f"/api/v2/dags/kyc_case_review/dagRuns/{urllib.parse.quote(ti['dag_run_id'], safe='')}"
                 f"/taskInstances/{ti['task_id']}/{ti['map_index']}/hitlDetails")
         rationale = f"demo review by {user}: register extract and list entry compared"
-        code, reply = http("PATCH", path, {"chosen_options": [choice], "params_input": {"rationale": rationale}}, token=tokens[user])
+        answer: dict[str, object] = {"rationale": rationale}
+        if sample and sample.get("judge"):
+            # The form's one field per open hit: the analyst rules each hit (here: not the listed person).
+            answer.update({name: sample["judge"] for name in (detail.get("params") or {}) if name.startswith("hit_")})
+        code, reply = http("PATCH", path, {"chosen_options": [choice], "params_input": answer}, token=tokens[user])
         if code == 200:
             answered += 1
             say(f"{user} answered {choice!r} to {ti['task_id']} of {ti['dag_run_id']}")
@@ -498,6 +505,76 @@ def emulator_faults(source: str | None, faults: dict | None) -> None:
                                          headers={"Content-Type": "application/json"})
     with urllib.request.urlopen(request, timeout=10):
         pass
+
+
+def emulator_event(event: dict) -> None:
+    """Publish a register event in the emulator (a BODACC notice, an officer change) through its admin endpoint."""
+    request = urllib.request.Request(f"http://127.0.0.1:{EMULATOR_PORT}/_admin/events", data=json.dumps(event).encode(),
+                                     method="POST", headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=10):
+        pass
+
+
+def perpetual_scene(token: str, samples: list[dict]) -> list[str]:
+    """Perpetual KYC: a liquidation notice re-opens a case; a hit judged a false positive stays quiet when screened again.
+
+    Returns what did not end as expected.
+    """
+    from kyc_core.customers.registration import customer_id_for, customer_ref
+    from kyc_core.customers.request import EntityCustomer, parse_request
+    from kyc_core.store import decisions, flags
+    from kyc_core.store.db import session_scope
+
+    env = demo_env()
+    kyc_url = env["KYC_DATABASE_URL"]
+
+    def customer(label: str) -> tuple[str, str]:
+        item = parse_request(next(x for x in samples if x["label"] == label)["conf"]).customers[0]
+        assert isinstance(item.customer, EntityCustomer)
+        return customer_id_for(customer_ref(item)), item.customer.siren
+
+    liquidated, siren = customer("company, clean register record")
+    judged, _ = customer("company, officer named like a listed person")
+    flagged = subprocess.run([str(VENV_BIN / "kyc"), "customers", "flag", judged, "--reason",
+                              "demo: screen again after the analyst's false-positive ruling"], env=env, capture_output=True, text=True)
+    _check(flagged, "kyc customers flag")
+    say(f"perpetual KYC: customer {judged[:8]} flagged for re-review (its hit was judged a false positive)")
+    emulator_event({"event": "bodacc", "siren": siren, "family": "collective", "proceeding": "liquidation"})
+    say(f"perpetual KYC: a liquidation notice published at BODACC for customer {liquidated[:8]} (SIREN {siren})")
+    # Unpaused, kyc_perpetual_review is scheduled by the watch's severe-events asset event (and daily).
+    wait_for_dag(token, "kyc_perpetual_review")
+    wait_for_dag(token, "kyc_registry_watch", paused=True)
+    watch = trigger(token, "kyc_registry_watch", {})
+    set_paused(token, "kyc_registry_watch", False)
+    if wait_runs(token, "kyc_registry_watch", [watch]).get(watch) != "success":
+        fail(f"kyc_registry_watch did not succeed; see {LOGS}")
+    say("kyc_registry_watch found the notice; kyc_perpetual_review re-reviews the flagged customers")
+    deadline = time.monotonic() + 600
+    while time.monotonic() < deadline:
+        with session_scope(kyc_url) as session:
+            if not flags.open_flags(session, [liquidated, judged]):
+                break
+        time.sleep(3)
+    unexpected = []
+    with session_scope(kyc_url) as session:
+        if flags.open_flags(session, [liquidated, judged]):
+            return ["perpetual review (flags still open after 10 minutes)"]
+        after_event = decisions.latest_for_customer(session, liquidated)
+        screened = decisions.latest_for_customer(session, judged)
+        for label, row, expect in (("liquidation notice", after_event, "edd_required"),
+                                   ("judged false positive, screened again", screened, "approve")):
+            if row is None:
+                unexpected.append(label)
+                continue
+            proposed = row.lineage.get("proposed_outcome", row.outcome)
+            codes = ", ".join(dict.fromkeys(r["code"] for r in row.reasons))
+            stats = row.lineage.get("screening", {})
+            say(f"  {label}: customer {row.customer_id[:8]} -> {proposed} ({row.status}, purpose "
+                f"{row.lineage.get('purpose')}; {stats.get('hits', 0)} open hit(s), {stats.get('suppressed_by_judgement', 0)} "
+                f"suppressed by a judgement; {codes})")
+            if proposed != expect:
+                unexpected.append(label)
+    return unexpected
 
 
 def wait_quiet(token: str, dag_id: str, timeout: float = 300) -> None:
@@ -685,10 +762,12 @@ def run() -> int:
         if any(state != "success" for state in review_states.values()):
             fail(f"a kyc_case_review run did not succeed: {review_states}; see {LOGS}")
         wait_quiet(token, "kyc_sanctions_delta_screening")
+        perpetual_unexpected = perpetual_scene(token, samples)
         # The outage's failures must leave the status window before the monitor can see the recovery.
         time.sleep(max(0.0, 65 - (time.monotonic() - recovered_at)))
         say(f"running kyc_source_sla_monitor after the outage ended: {monitor_once(token)}")
         rows, unexpected = results_table(samples, run_ids, states, env["KYC_DATABASE_URL"])
+        unexpected += perpetual_unexpected
         print()
         print_table(["sample", "run", "customer", "decision", "score", "reviewers", "reasons"], rows)
         print()

@@ -17,7 +17,7 @@ from kyc_core.policy import Policy, RiskLevel, Trigger
 from kyc_core.scoring import CompanyStatus, RiskProfile, ScoreResult, SourceStatus, UboStatus
 
 #: Changes whenever a change to these rules can change a decision; stored with every decision.
-DECISION_RULES_VERSION = "kyc-decision-1.0"
+DECISION_RULES_VERSION = "kyc-decision-1.1"
 
 #: Outcomes that wait for two approvals by two different people before they are final.
 FOUR_EYES_OUTCOMES = frozenset({Outcome.EDD_REQUIRED, Outcome.REJECT})
@@ -309,11 +309,13 @@ def _entity_reasons(profile: RiskProfile, policy: Policy) -> list[DecisionReason
             )
         )
     if profile.insolvency_proceedings:
+        # Safeguard, receivership or liquidation: the company's management and funds are under a court's
+        # supervision; who controls it and where its money goes need enhanced due diligence, by two people.
         reasons.append(
             DecisionReason(
                 ReasonCode.INSOLVENCY_PROCEEDINGS,
-                Outcome.REVIEW,
-                "insolvency proceedings published in BODACC",
+                Outcome.EDD_REQUIRED,
+                "insolvency proceedings published in BODACC (safeguard, receivership or liquidation)",
             )
         )
     # Restricted register access is not an empty register: where the policy relies on the RBE,

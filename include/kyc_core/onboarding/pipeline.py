@@ -664,6 +664,10 @@ def _restore(case: _Case) -> None:
     if isinstance(case.item.customer, EntityCustomer):
         mandatory = set(getattr(case.policy.spec.sources.mandatory, case.item.customer.kind))
         case.optional = [s for s in case.policy.spec.sources.optional_paid if s in REGISTERS and s not in mandatory]
+        if case.ctx.purpose == "registry_event":
+            # A register event (a BODACC notice, an officer change) is why the customer is reviewed: every
+            # register is asked, paid or not, so the review sees the event it was started for.
+            case.optional = []
         bought = [s for s in case.optional if f"fetch:{s}" in stored]
         case.registers = _registers_from(stored, [s for s in REGISTERS if s not in case.optional] + bought)
     if "resolve" in stored:

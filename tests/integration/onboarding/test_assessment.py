@@ -330,3 +330,22 @@ def test_a_stage_that_finds_no_register_answer_fails_closed(store, load_lists, c
     decision = run_stage(ctx, customer, "decide")
     assert decision["outcome"] == "review"
     assert "source_unavailable" in {r["code"] for r in decision["top_reasons"]}
+
+
+def test_a_re_review_for_a_register_event_asks_every_register_paid_or_not(store, load_lists, context, dataset):
+    from dataclasses import replace
+
+    from kyc_core.store.models import SourceCall
+
+    load_lists()
+    (customer,) = _register(store, _entity(dataset, dataset.siren(21)))  # cgp: BODACC is bought only when warranted
+    first = assess_customer(context("run-1"), customer)
+    event = assess_customer(replace(context("event-run"), purpose="registry_event", write_unchanged=False), customer)
+    with session_scope(store) as s:
+        asked = {c.run_id: set() for c in s.scalars(select(SourceCall))}
+        for call in s.scalars(select(SourceCall)):
+            asked[call.run_id].add(call.source)
+        lineage = s.get(Decision, first["decision_id"]).lineage
+    assert lineage["paid_sources"]["queried"] is False and "bodacc" not in asked["run-1"]
+    assert "bodacc" in asked["event-run"]
+    assert event["outcome"] == "approve"

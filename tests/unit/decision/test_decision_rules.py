@@ -194,8 +194,9 @@ def test_struck_off_company_with_edd_trigger_stays_edd():
     assert ReasonCode.COMPANY_STRUCK_OFF in result.reason_codes
 
 
-def test_insolvency_and_register_not_found_go_to_review():
-    assert run(company(insolvency_proceedings=True)).reason_codes == (ReasonCode.INSOLVENCY_PROCEEDINGS,)
+def test_insolvency_needs_edd_and_a_register_not_found_goes_to_review():
+    insolvent = run(company(insolvency_proceedings=True))
+    assert (insolvent.outcome, insolvent.reason_codes) == (Outcome.EDD_REQUIRED, (ReasonCode.INSOLVENCY_PROCEEDINGS,))
     sources = all_ok("cgp", "entity") | {"sirene": SourceCheck(status="not_found")}
     result = run(company(sources=sources))
     assert (result.outcome, result.reason_codes) == (Outcome.REVIEW, (ReasonCode.SUBJECT_NOT_FOUND,))
@@ -304,7 +305,7 @@ def test_decision_is_json_ready_and_deterministic():
     stored = json.loads(json.dumps(first.to_dict()))
     assert stored["outcome"] == "edd_required"
     assert stored["policy"]["content_hash"] == POLICIES["cgp"].content_hash
-    assert stored["rules_version"] == "kyc-decision-1.0"
+    assert stored["rules_version"] == "kyc-decision-1.1"
     assert stored["score"] == 0.25  # possible hit 0.5 x 0.35 + five levels 0.75 x 0.10
     assert [(r["code"], r["outcome"]) for r in stored["reasons"]] == [
         ("ownership_levels", "edd_required"),
