@@ -53,7 +53,32 @@ def record_answer(answer: dict[str, Any]) -> bool:
     with create_session() as airflow_session:
         ti = airflow_session.get(TaskInstance, answer["ti_id"])
         where = (ti.dag_id, ti.run_id, ti.task_id) if ti is not None else None
-    return where is not None and record_answer_to(*where, answer)
+    recorded = where is not None and record_answer_to(*where, answer)
+    if recorded and where is not None:
+        update_run_note(where[0], where[1])
+    return recorded
+
+
+def update_run_note(dag_id: str, run_id: str) -> None:
+    """Keep the review run's note current: who answered, what is awaited, or the outcome decided."""
+    from airflow.models.dagrun import DagRun
+    from airflow.utils.session import create_session
+    from kyc_core.cases.review import progress_note
+    from kyc_core.store.db import session_scope
+    from kyc_core.store.decisions import decision_of_review_run
+    from sqlalchemy import select
+
+    from kyc_airflow.runtime import kyc_database_url
+
+    decision_id = decision_of_review_run(run_id)
+    if decision_id is None:
+        return
+    with session_scope(kyc_database_url()) as session:
+        note = progress_note(session, decision_id)
+    with create_session() as airflow_session:
+        run = airflow_session.scalar(select(DagRun).where(DagRun.dag_id == dag_id, DagRun.run_id == run_id))
+        if run is not None:
+            run.note = note
 
 
 def record_answer_to(dag_id: str, run_id: str, task_id: str, answer: dict[str, Any]) -> bool:

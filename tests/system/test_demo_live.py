@@ -93,6 +93,13 @@ def test_demo_end_to_end_and_logs_hold_no_personal_data(demo):
     assert "a conf with an unknown segment was refused by the REST API (400)" in out
     assert len(list((home / "mail").glob("*.eml"))) >= 2
 
+    # Each review run's note follows its case: the split PEP case names its three reviewers and the outcome.
+    admin = _token(demo["base"], "admin", "admin-demo")
+    status, runs = _http(demo["base"], "GET", "/api/v2/dags/kyc_case_review/dagRuns?limit=100", token=admin)
+    notes = [r.get("note") or "" for r in runs.get("dag_runs", [])]
+    assert status == 200 and any(re.fullmatch(r"edd_required: customer \w{8}, decided edd_required by analyst1, analyst2, "
+                                              r"senior1", n) for n in notes), notes
+
     secrets = _personal_strings(home)
     assert len(secrets) >= 6
     logs = [p for p in home.rglob("*") if p.is_file() and (p.suffix == ".log" or "logs" in p.parts)]

@@ -252,6 +252,30 @@ def record_refused_answer(session: Session, decision_id: str, *, stage: int, rev
     )
 
 
+def progress_note(session: Session, decision_id: str) -> str:
+    """The review run's note as the case stands: proposed outcome, customer, who answered, what is awaited or decided.
+
+    For example `reject: customer 90a2aee9, review 1/2 by analyst1, awaiting review 2/2`, then
+    `reject: customer 90a2aee9, decided reject by analyst1, analyst2`.
+    """
+    plan = plan_of(session, decision_id)
+    reviews = {r["stage"]: r for r in reviews_of(session, decision_id)}
+    total = 1 if plan.kind == SINGLE else 2
+    head = f"{plan.proposed}: customer {plan.customer_id[:8]}"
+
+    def stage_name(stage: int) -> str:
+        return "senior review" if stage == SENIOR_STAGE else f"review {stage}/{total}"
+
+    answered = [f"{stage_name(s)} by {reviews[s]['reviewer_id']}" for s in sorted(reviews)]
+    decided = final_outcome(plan.kind, plan.proposed, reviews) if plan.kind != NONE else None
+    if plan.kind == NONE or decided is not None:
+        state = decision_repo.state_of(session, decision_repo.get(session, decision_id))  # type: ignore[arg-type]
+        outcome = decided or state.outcome
+        who = ", ".join(reviews[s]["reviewer_id"] for s in sorted(reviews)) or "the assessment"
+        return f"{head}, decided {outcome} by {who}"
+    return ", ".join([head, *answered, f"awaiting {stage_name(plan.open_stages[0])}"])
+
+
 def final_outcome(kind: str, proposed: str, reviews: dict[int, dict[str, Any]]) -> str | None:
     """The outcome the answers give, or None while a stage is still open."""
     needed = stages_needed(kind, reviews)
