@@ -96,9 +96,14 @@ def test_invalid_siren_fails_at_validation_and_writes_only_the_rejection(onboard
     assert json.loads(event.payload)["errors"][0]["field"] == "customers.0.customer.entity.siren"
 
 
-def test_a_register_outage_is_a_failed_fetch_task_and_a_fail_closed_decision(onboarding, emulator):
+def test_a_register_outage_is_a_failed_fetch_task_and_a_fail_closed_decision(onboarding, emulator, monkeypatch):
     """RNE down: `fetch_rne` retries, then fails in the grid; the run still decides, `review` / `source_unavailable`."""
     import urllib.request
+
+    from kyc_core.resilience import MemoryBackend, guard
+
+    # Without Redis the breakers live in this process: the outage's open RNE breaker must not outlive this test.
+    monkeypatch.setattr(guard, "_PROCESS_BACKEND", MemoryBackend())
 
     def fault(spec: dict | None) -> None:
         base = emulator.root + "/_admin/faults"
