@@ -8,33 +8,15 @@ import pytest
 from kyc_core.store.db import session_scope
 from kyc_core.store.models import AuditEvent, Customer, Decision
 from kyc_dev.emulator.dataset import Dataset
-from kyc_dev.emulator.server import credentials
 from sqlalchemy import func, select
 
 
-@pytest.fixture(scope="module")
-def airflow_db():
-    from airflow.utils import db
-
-    db.initdb()
-
-
 @pytest.fixture
-def onboarding(airflow_db, store, emulator, load_lists, monkeypatch):
+def onboarding(airflow_db, store, emulator, load_lists, emulator_connections):
     from airflow.dag_processing.dagbag import DagBag
 
     load_lists()
-    creds = credentials(emulator.state.config)
-    account = next(a for a in creds["rne"] if a["beneficial_owners"])
-    connections = {
-        "KYC_DB": {"conn_type": "kyc_database", "extra": {"url": store}},
-        "KYC_SIRENE": {"conn_type": "insee_sirene", "host": emulator.urls["sirene"], "password": creds["sirene"]["api_key"]},
-        "KYC_RNE": {"conn_type": "inpi_rne", "host": emulator.urls["rne"], "login": account["username"],
-                    "password": account["password"], "extra": {"rbe_entitled": True}},
-        "KYC_BODACC": {"conn_type": "bodacc", "host": emulator.urls["bodacc"]},
-    }
-    for name, value in connections.items():
-        monkeypatch.setenv(f"AIRFLOW_CONN_{name}", json.dumps(value))
+    emulator_connections(store)
     ds = Dataset(emulator.state.config.companies, emulator.state.config.seed)
     dag = DagBag(dag_folder="dags").dags["kyc_onboarding"]
     # Airflow 3.3.2's dag.test() keeps deadline alerts encoded and fails a run that succeeds when it looks

@@ -24,15 +24,8 @@ from sqlalchemy import func, select
 FAST = {"*": {"retry_initial_s": 0.01, "retry_max_s": 0.02}, "sirene": {"rate_limit": 100_000}}
 
 
-@pytest.fixture(scope="module")
-def airflow_db():
-    from airflow.utils import db
-
-    db.initdb()
-
-
 @pytest.fixture
-def airflow_env(airflow_db, pg_url, emulator, monkeypatch):
+def airflow_env(airflow_db, pg_url, emulator, emulator_connections, monkeypatch):
     """The KYC database (PostgreSQL, migrated, lists loaded) and the register connections of the emulator."""
     from kyc_core.lists.refresh import refresh_list
     from kyc_core.lists.sources import DEFAULT_LIST_KEYS, resolve_source
@@ -45,17 +38,7 @@ def airflow_env(airflow_db, pg_url, emulator, monkeypatch):
         source = resolve_source(key, emulator.root + "/lists")
         guard = SourceGuard(source.source, backend=backend, config=load_source_config(source.source, FAST), ledger=CallLedger(pg_url))
         refresh_list(source, database_url=pg_url, guard=guard, actor="test")
-    creds = credentials(emulator.state.config)
-    account = next(a for a in creds["rne"] if a["beneficial_owners"])
-    connections = {
-        "KYC_DB": {"conn_type": "kyc_database", "extra": {"url": pg_url}},
-        "KYC_SIRENE": {"conn_type": "insee_sirene", "host": emulator.urls["sirene"], "password": creds["sirene"]["api_key"]},
-        "KYC_RNE": {"conn_type": "inpi_rne", "host": emulator.urls["rne"], "login": account["username"],
-                    "password": account["password"], "extra": {"rbe_entitled": True}},
-        "KYC_BODACC": {"conn_type": "bodacc", "host": emulator.urls["bodacc"]},
-    }
-    for name, value in connections.items():
-        monkeypatch.setenv(f"AIRFLOW_CONN_{name}", json.dumps(value))
+    emulator_connections(pg_url)
     monkeypatch.setenv("KYC_SOURCE_CONFIG", json.dumps(FAST))
     return pg_url, Dataset(emulator.state.config.companies, emulator.state.config.seed)
 

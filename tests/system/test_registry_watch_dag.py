@@ -14,35 +14,17 @@ import pytest
 from kyc_core.store import registry_events as repo
 from kyc_core.store.db import session_scope
 from kyc_core.store.models import Customer, RegistryEvent
-from kyc_dev.emulator.server import credentials
 from sqlalchemy import select
 
 ASSET_URI = "kyc://registry/severe-events"
 
 
-@pytest.fixture(scope="module")
-def airflow_db():
-    from airflow.utils import db
-
-    db.initdb()
-
-
 @pytest.fixture
-def watch_dag(airflow_db, store, emulator, load_lists, monkeypatch):
+def watch_dag(airflow_db, store, emulator, load_lists, emulator_connections, monkeypatch):
     from airflow.dag_processing.dagbag import DagBag
 
     load_lists()
-    creds = credentials(emulator.state.config)
-    account = next(a for a in creds["rne"] if a["beneficial_owners"])
-    connections = {
-        "KYC_DB": {"conn_type": "kyc_database", "extra": {"url": store}},
-        "KYC_SIRENE": {"conn_type": "insee_sirene", "host": emulator.urls["sirene"], "password": creds["sirene"]["api_key"]},
-        "KYC_RNE": {"conn_type": "inpi_rne", "host": emulator.urls["rne"], "login": account["username"],
-                    "password": account["password"], "extra": {"rbe_entitled": True}},
-        "KYC_BODACC": {"conn_type": "bodacc", "host": emulator.urls["bodacc"]},
-    }
-    for name, value in connections.items():
-        monkeypatch.setenv(f"AIRFLOW_CONN_{name}", json.dumps(value))
+    emulator_connections(store)
     monkeypatch.delenv("KYC_REDIS_URL", raising=False)
     # Fast retries; Sirene's 30/min limit lives in this process across tests (no Redis): raised for the test.
     monkeypatch.setenv("KYC_SOURCE_CONFIG", json.dumps({"*": {"retry_initial_s": 0.01, "retry_max_s": 0.02},

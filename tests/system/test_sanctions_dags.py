@@ -22,13 +22,6 @@ from sqlalchemy import func, select
 ASSET_URI = "kyc://sanctions/active-lists"
 
 
-@pytest.fixture(scope="module")
-def airflow_db():
-    from airflow.utils import db
-
-    db.initdb()
-
-
 @pytest.fixture
 def emulator():
     with start_emulator_in_thread(config=EmulatorConfig(companies=300, quotas={})) as running:
@@ -261,8 +254,8 @@ def _answer_when_asked(dag_id: str, task_id: str, choice: str, rationale: str, u
     from airflow.models.hitl import HITLDetail
     from airflow.models.taskinstance import TaskInstance
     from airflow.models.trigger import handle_event_submit
-    from airflow.triggers.base import TriggerEvent
     from airflow.sdk import timezone
+    from airflow.triggers.base import TriggerEvent
     from airflow.utils.session import create_session
     from airflow.utils.state import TaskInstanceState
 

@@ -361,3 +361,35 @@ def test_trigger_form_for_one_company_starts_a_run(live, browser):
     with urllib.request.urlopen(request, timeout=15) as response:
         logged = json.loads(response.read())["event_logs"]
     assert logged and all(name not in json.dumps(entry) for entry in logged)
+
+
+def test_intake_endpoint_registers_and_triggers_by_reference(live):
+    """Integrators' intake: 422 names the fields (no run), 201 starts a run holding ids only, a retry answers 200."""
+    base = live["base"]
+    token = _token(base, "admin")
+
+    def post(body: object, key: str | None = None) -> tuple[int, dict]:
+        headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json",
+                   **({"Idempotency-Key": key} if key else {})}
+        request = urllib.request.Request(f"{base}/kyc/api/intake", method="POST", headers=headers, data=json.dumps(body).encode())
+        try:
+            with urllib.request.urlopen(request, timeout=30) as response:
+                return response.status, json.loads(response.read())
+        except urllib.error.HTTPError as exc:
+            return exc.code, json.loads(exc.read() or b"{}")
+
+    person = {"customer": {"kind": "person", "name": "Intake Person", "birth_date": "1980-02-29", "nationality": "FR",
+                           "residence_country": "FR"}, "segment": "fintech", "external_ref": "INTAKE-1"}
+    bad = {"customers": [{**person, "customer": {**person["customer"], "birth_date": "29/02/1980"}}]}
+    status, body = post(bad)
+    assert status == 422 and any("birth_date" in e["field"] for e in body["errors"]) and "29/02/1980" not in json.dumps(body)
+    status, created = post({"customers": [person]}, key="intake-test-1")
+    assert status == 201, created
+    assert created["references"] == ["INTAKE-1"] and created["dag_run_id"].startswith("intake__")
+    status, again = post({"customers": [person]}, key="intake-test-1")
+    assert (status, again["dag_run_id"], again["created"]) == (200, created["dag_run_id"], False)
+    request = urllib.request.Request(f"{base}/api/v2/dags/kyc_onboarding/dagRuns/{created['dag_run_id']}",
+                                     headers={"Authorization": f"Bearer {token}"})
+    with urllib.request.urlopen(request, timeout=15) as response:
+        run = json.loads(response.read())
+    assert run["conf"] == {"customer_ids": created["customer_ids"]}

@@ -370,20 +370,18 @@ def create_app(config: WorkspaceConfig | None = None) -> FastAPI:
                 "references": registered["references"], "created": created}
 
     def _register_intake(body: Any, actor: str, key: str | None) -> dict[str, Any]:
-        from kyc_core.customers.intake import intake_run_id
-        from kyc_core.customers.registration import customer_ref, input_hash, record_rejection, register_batch
-        from kyc_core.customers.request import InvalidRequest, parse_request
+        """The request's customers registered (as every onboarding trigger registers them), or the fields refused."""
+        from kyc_core.customers.intake import CUSTOMER_IDS, REJECTED_FIELDS, by_reference, intake_run_id
+        from kyc_core.store import customers as customer_repo
 
         with session_scope(cfg.database_url) as session:
-            try:
-                request = parse_request(body)
-            except InvalidRequest as error:
-                record_rejection(session, error, actor=actor, run_id=None)
-                return {"errors": error.errors}
-            done = register_batch(session, request, actor=actor, run_id=None)
-        ids = [r.customer_id for r in done]
-        return {"customer_ids": ids, "references": [customer_ref(item) for item in request.customers],
-                "run_id": intake_run_id(ids, [input_hash(item) for item in request.customers], key)}
+            registered = by_reference(session, body if isinstance(body, dict) else {"customers": body}, actor=actor)
+            if REJECTED_FIELDS in registered:
+                return {"errors": registered[REJECTED_FIELDS]}
+            rows = [customer_repo.require(session, cid) for cid in registered[CUSTOMER_IDS]]
+        ids = [row.id for row in rows]
+        return {"customer_ids": ids, "references": [row.customer_ref for row in rows],
+                "run_id": intake_run_id(ids, [row.input_hash for row in rows], key)}
 
     def _trigger_by_reference(request: Request, registered: dict[str, Any]) -> bool:
         """Start the run through Airflow's own REST API, as the caller (their token); False when it already exists."""
