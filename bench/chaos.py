@@ -16,7 +16,10 @@ the run. A request is **lost** when no attempt created a run, or when its run pr
 
 Reconciliation: requests = decisions + rejected inputs + lost; duplicates (more than one decision for a request's
 customer and run); wrong approvals (a sanctioned company approved); drain time (last trigger to last outcome);
-trigger-to-decision p50/p95 (the POST that created the run to the decision row's `created_at`).
+trigger-to-decision p50/p95 (the POST that created the run to the decision row's `created_at`); paid calls (the
+ledger's rows with a cost since the load began against the answers the emulator's paid routes gave, 2xx and 404, the
+emulator's own counter: `/_admin/stats?by=route`); `kyc audit verify` (the chain, and every decision row against the
+content hash its audit event holds).
 
 Faults during the load (one per run, `--fault-at` seconds after the first trigger):
 - `kill-worker`: `kill -9` of the process group of the stack's `worker-1` (the Celery worker and its task
@@ -80,7 +83,7 @@ def http(method: str, path: str, body: object | None = None, token: str | None =
 
 
 def token() -> str:
-    """An admin token for the stack (users of docker/passwords.json)."""
+    """An admin token for the stack (users of docker/users.json)."""
     status, body = http("POST", "/auth/token", {"username": "admin", "password": STACK.users()["admin"]})
     if status not in (200, 201) or not isinstance(body, dict):
         raise SystemExit(f"[chaos] error: the stack at {BASE} refused the login ({status}); is `make stack` running?")
@@ -146,6 +149,27 @@ def outcomes(kyc_url: str, run_ids: list[str]) -> dict[str, dict]:
         ):
             found[run_id]["rejected"] = True
     return found
+
+
+#: The emulator routes a paid register bills (RNE and its beneficial owners share one endpoint), by route prefix.
+PAID_ROUTES = {"rne": "GET /rne/api/companies/", "rbe": "GET /rne/api/companies/", "bodacc": "GET /bodacc/"}
+
+
+def paid_calls(kyc_url: str, since: datetime, emulator_admin: str) -> tuple[int, int]:
+    """(paid rows in the ledger since `since`, answers the emulator's paid routes gave: 2xx and 404, what is billed)."""
+    from kyc_core.resilience.config import load_source_config
+    from kyc_core.store.calls import billable_calls
+    from kyc_core.store.db import session_scope
+
+    paid = [source for source in PAID_ROUTES if load_source_config(source).is_paid]
+    with session_scope(kyc_url) as session:
+        ledger = billable_calls(session, paid, since)
+    with urllib.request.urlopen(emulator_admin + "?by=route", timeout=10) as reply:
+        routes = json.loads(reply.read())
+    prefixes = {PAID_ROUTES[source] for source in paid}
+    billed = sum(count for route, statuses in routes.items() if route.startswith(tuple(prefixes))
+                 for status, count in statuses.items() if status.startswith("2") or status == "404")
+    return ledger, billed
 
 
 def _pct(values: list[float], p: float) -> float:
@@ -218,6 +242,10 @@ def main() -> int:
             say(f"list refresh: {body['state']}")
             break
         time.sleep(2)
+    # The paid-call reconciliation counts from here: the emulator's own counts and the ledger's rows.
+    emulator_admin = f"http://127.0.0.1:{STACK.EMULATOR_PORT}/_admin/stats"
+    urllib.request.urlopen(urllib.request.Request(emulator_admin, method="DELETE"), timeout=10).close()
+    ledger_since = datetime.now(UTC)
     tag = uuid.uuid4().hex[:6]
     plan = requests_plan(args.requests, args.invalid_every, args.sanctioned_every, tag)
     say(f"{args.requests} onboarding triggers in bursts of {args.burst} every {args.pause:.0f}s against {BASE} "
@@ -264,6 +292,7 @@ def main() -> int:
     ends = [c.timestamp() for p in decisions for _, c in seen[p["run_id"]]["decisions"]]
     drain = (max(ends) - last_trigger) if ends else float("nan")
     retried = sum(p["attempts"] > 1 for p in plan)
+    ledger, billed = paid_calls(kyc_url, ledger_since, emulator_admin)
     audit = subprocess.run([str(STACK.VENV_BIN / "kyc"), "audit", "verify"], env=env, capture_output=True, text=True)
     audit_line = (audit.stdout.strip() or audit.stderr.strip()).splitlines()[-1:] or ["no output"]
     rows = [
@@ -281,6 +310,7 @@ def main() -> int:
         ("throughput", f"{len(decisions) / max(1.0, (max(ends) if ends else last_trigger) - started) * 60:.1f} decisions/min"),
         ("trigger-to-decision p50 / p95", f"{_pct(latencies, 50):.0f} s / {_pct(latencies, 95):.0f} s"
          if latencies else "-"),
+        ("paid calls: ledger rows / register answers", f"{ledger} / {billed}"),
         ("fault", args.fault),
         ("kyc audit verify", audit_line[0][:100]),
     ]
@@ -291,7 +321,7 @@ def main() -> int:
         print(f"  {key.ljust(width)}  {value}")
     if lost:
         print("  lost run ids: " + ", ".join(p["run_id"] for p in lost[:20]))
-    return 0 if not lost and not duplicates and not wrong and not misrouted and audit.returncode == 0 else 1
+    return 0 if not lost and not duplicates and not wrong and not misrouted and ledger == billed and audit.returncode == 0 else 1
 
 
 if __name__ == "__main__":

@@ -6,8 +6,9 @@ replaced by the PostgreSQL and Redis of this machine and local ports distinct fr
 
 - creates (idempotently) the roles and databases the settings' URLs name: Airflow's metadata database (also the
   Celery result backend) and the KYC database, owned by the KYC schema owner; tasks connect as the app role;
-- runs compose's `airflow-init` command: `airflow db migrate`, the assessment pool, `kyc db upgrade` (as the schema
-  owner) and `kyc db grant-app-role`;
+- runs compose's `airflow-init` command: `airflow db migrate`, the UI users of docker/users.json with their KYC roles
+  (FAB's auth manager, `kyc_airflow.auth`), the assessment pool, `kyc db upgrade` (as the schema owner) and
+  `kyc db grant-app-role`;
 - starts the mail sink, the source emulator, the api-server, scheduler, dag-processor, triggerer and two
   `airflow celery worker` processes with their own Celery host names, and waits until Airflow is healthy and both
   workers answer a Celery ping.
@@ -39,6 +40,8 @@ REPO = Path(__file__).resolve().parents[1]
 VENV_BIN = Path(sys.executable).parent
 STACK_HOME = Path(os.environ.get("STACK_HOME", REPO / ".stack")).resolve()
 AIRFLOW_HOME = STACK_HOME / "airflow"
+#: The UI users, their passwords and roles (compose mounts the same file).
+USERS_FILE = REPO / "docker" / "users.json"
 LOGS = STACK_HOME / "logs"
 PIDFILE = STACK_HOME / "pids.json"
 #: Ports distinct from the demo's (8080, 8090, 1025), so `make stack` and `make demo` can run side by side.
@@ -173,7 +176,6 @@ def stack_env(*env_files: str) -> dict[str, str]:
         AIRFLOW_HOME=str(AIRFLOW_HOME),
         AIRFLOW__CORE__DAGS_FOLDER=str(REPO / "dags"),
         AIRFLOW__CORE__PLUGINS_FOLDER=str(AIRFLOW_HOME / "plugins"),
-        AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE=str(AIRFLOW_HOME / "passwords.json"),
         AIRFLOW__API__HOST="127.0.0.1",
         AIRFLOW__API__PORT=str(PORT),
         AIRFLOW__LOGGING__BASE_LOG_FOLDER=str(AIRFLOW_HOME / "logs"),
@@ -186,8 +188,13 @@ def stack_env(*env_files: str) -> dict[str, str]:
 
 
 def users() -> dict[str, str]:
-    """The UI users and their passwords (docker/passwords.json, the file compose mounts)."""
-    return json.loads((REPO / "docker" / "passwords.json").read_text())
+    """The UI users and their passwords (docker/users.json, the file compose mounts)."""
+    return {u["username"]: u["password"] for u in json.loads(USERS_FILE.read_text())}
+
+
+def user_roles() -> dict[str, str]:
+    """The UI users and their roles (docker/users.json)."""
+    return {u["username"]: ", ".join(u["roles"]) for u in json.loads(USERS_FILE.read_text())}
 
 
 # --- databases -----------------------------------------------------------------------------------------
@@ -435,8 +442,6 @@ def start() -> int:
             fail(f"port {port} on 127.0.0.1 is in use (set {what})")
     AIRFLOW_HOME.mkdir(parents=True, exist_ok=True)
     (AIRFLOW_HOME / "plugins").mkdir(exist_ok=True)
-    # A copy: Airflow adds generated passwords for users missing from the file, and the file in docker/ is committed.
-    (AIRFLOW_HOME / "passwords.json").write_text(json.dumps(users()))
     worker_files = compose_service("airflow-worker").get("env_file") or compose_service("airflow-apiserver")["env_file"]
     init_service = compose_service("airflow-init")
     env = stack_env(*(Path(f).name for f in worker_files))
@@ -444,7 +449,8 @@ def start() -> int:
     say(f"settings from {', '.join(worker_files)}; Airflow home {AIRFLOW_HOME}")
     check_redis(env)
     ensure_databases(env, init_env)
-    init_command = init_service["command"][-1]
+    # The container path of the users file is the repository's here.
+    init_command = init_service["command"][-1].replace("/opt/airflow/users.json", str(USERS_FILE))
     say(f"init (docker-compose.yaml airflow-init): {init_command}")
     LOGS.mkdir(parents=True, exist_ok=True)
     with open(LOGS / "init.log", "ab") as log:
@@ -478,7 +484,8 @@ def start() -> int:
 
 def summary(env: dict[str, str], elapsed: float) -> None:
     """Where everything is and how to use it."""
-    logins = ", ".join(f"{u} / {p}" for u, p in users().items())
+    roles = user_roles()
+    logins = ", ".join(f"{u} / {p} ({roles[u]})" for u, p in users().items())
     kyc_url = json.loads(env["AIRFLOW_CONN_KYC_DB"])["extra"]["url"]
     print()
     say(f"ready in {elapsed:.0f}s: CeleryExecutor with {WORKERS} workers ({', '.join(worker_names())})")

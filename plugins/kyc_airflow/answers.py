@@ -94,7 +94,7 @@ def record_answer_to(dag_id: str, run_id: str, task_id: str, answer: dict[str, A
     from kyc_core.store.db import session_scope
     from kyc_core.store.decisions import decision_of_review_run
 
-    from kyc_airflow.runtime import kyc_database_url
+    from kyc_airflow.runtime import kyc_database_url, reviewer_of
 
     if dag_id != "kyc_case_review" or task_id not in STAGE_OF_TASK:
         return False
@@ -103,7 +103,7 @@ def record_answer_to(dag_id: str, run_id: str, task_id: str, answer: dict[str, A
         return False
     stage = STAGE_OF_TASK[task_id]
     # The rationale and the hit judgements (`hit_<id>` fields) of the form, checked by `record_review`.
-    review = Review.from_answer(stage, answer["responded_by"], answer["chosen_options"], answer["params_input"],
+    review = Review.from_answer(stage, reviewer_of(answer["responded_by"]), answer["chosen_options"], answer["params_input"],
                                 answer["responded_at"])
     settings = get_settings()
     try:

@@ -21,6 +21,30 @@ def actor_for(context: dict[str, Any]) -> str:
     return f"user:{user}" if user else f"airflow:{where}"
 
 
+#: Auth managers whose user id is a database row number; their users are known to the product by login (the name).
+_ROW_ID_AUTH_MANAGERS = ("kyc_airflow.auth.KycAuthManager", "airflow.providers.fab.auth_manager.fab_auth_manager.FabAuthManager")
+
+
+def _ids_are_rows() -> bool:
+    from airflow.configuration import conf
+
+    return conf.get("core", "auth_manager", fallback="") in _ROW_ID_AUTH_MANAGERS
+
+
+def reviewer_of(user: dict[str, Any] | None) -> dict[str, Any]:
+    """The answering user of a human-in-the-loop answer as the product names reviewers (`KYC_REVIEWERS`): Airflow's
+    user id, except under FAB's auth manager, whose id is a row number and whose name is the login."""
+    user = dict(user or {})
+    if _ids_are_rows() and user.get("name"):
+        user["id"] = user["name"]
+    return user
+
+
+def login_of(user: Any) -> str:
+    """The acting user of a request (an auth manager's user object), as `reviewer_of` names it."""
+    return str(user.get_name() if _ids_are_rows() else user.get_id())
+
+
 def run_id_of(context: dict[str, Any]) -> str | None:
     """The run id of the current DAG run."""
     return context.get("run_id")

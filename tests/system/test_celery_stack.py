@@ -145,6 +145,91 @@ def _worker_of_celery_task(home: Path) -> dict[str, str]:
     return found
 
 
+def _token(base: str, username: str) -> str:
+    password = next(u["password"] for u in json.loads((REPO / "docker" / "users.json").read_text()) if u["username"] == username)
+    status, body = _http(base, "POST", "/auth/token", {"username": username, "password": password})
+    assert status == 201, (username, status, body)
+    return body["access_token"]
+
+
+def _first_review_answered_by_an_analyst(stack, base: str) -> None:
+    """The sanctioned customer's first review, answered over REST by analyst1 under FAB's auth manager: an
+    integrator may not answer it, the analyst's answer is recorded under the analyst's login."""
+    import psycopg
+
+    analyst, integrator = _token(base, "analyst1"), _token(base, "integrator1")
+    detail = None
+    deadline = time.monotonic() + 240
+    while detail is None and time.monotonic() < deadline:
+        status, body = _http(base, "GET", "/api/v2/dags/kyc_case_review/dagRuns/~/hitlDetails?response_received=false",
+                             token=analyst)
+        assert status == 200, body
+        detail = next((d for d in body["hitl_details"] if d["task_instance"]["task_id"] == "review_1"
+                       and d["task_instance"]["state"] == "awaiting_input"), None)
+        time.sleep(3)
+    assert detail is not None, "no first review awaited an answer"
+    ti = detail["task_instance"]
+    path = (f"/api/v2/dags/kyc_case_review/dagRuns/{urllib.parse.quote(ti['dag_run_id'], safe='')}"
+            f"/taskInstances/review_1/{ti['map_index']}/hitlDetails")
+    answer = {"chosen_options": [detail["options"][0]],
+              "params_input": {"rationale": "stack test: list entry and register extract compared"}}
+    time.sleep(3)  # a person reads the request first (see the README's known issue on instant answers)
+    assert _http(base, "PATCH", path, answer, integrator)[0] == 403
+    status, body = _http(base, "PATCH", path, answer, analyst)
+    assert status == 200, body
+    with psycopg.connect(f"postgresql://postgres@127.0.0.1:5432/kyc{stack['suffix']}") as conn:
+        for _ in range(60):
+            rows = conn.execute("SELECT payload::json->>'reviewer_id', actor FROM audit_event WHERE event_type = 'human_review'").fetchall()
+            if rows:
+                break
+            time.sleep(2)
+    assert rows == [("analyst1", "user:analyst1")], rows
+
+
+def test_roles_keep_event_logs_and_run_conf_from_analysts(stack):
+    """FAB's auth manager with the KYC roles: an analyst reads cases and review requests, never the audit log or a
+    run (its conf); an integrator starts and polls onboarding runs only; the admin reads everything."""
+    result, base = stack["result"], stack["base"]
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    admin, analyst, integrator = (_token(base, u) for u in ("admin", "analyst1", "integrator1"))
+    for _ in range(90):
+        if _http(base, "GET", "/api/v2/dags/kyc_onboarding", token=admin)[0] == 200:
+            break
+        time.sleep(2)
+    # The DAG is paused: the run is created (its conf scrubbed to the rejected fields) and waits.
+    run_id = f"roles__{uuid.uuid4().hex[:8]}"
+    conf = {"customers": [{"customer": {"kind": "entity", "siren": "123456789", "declared_name": "ROLE TEST SA"},
+                           "segment": "cgp", "channel": "api"}]}
+    status, body = _http(base, "POST", "/api/v2/dags/kyc_onboarding/dagRuns",
+                         {"dag_run_id": run_id, "logical_date": None, "conf": conf}, integrator)
+    assert status == 200, body
+    run = f"/api/v2/dags/kyc_onboarding/dagRuns/{run_id}"
+
+    # Integrator: its own DAG's runs (with references only), nothing else.
+    status, body = _http(base, "GET", run, token=integrator)
+    assert status == 200 and "ROLE TEST" not in json.dumps(body) and "rejected_fields" in body["conf"], body
+    assert _http(base, "GET", "/api/v2/eventLogs", token=integrator)[0] == 403
+    assert _http(base, "GET", "/api/v2/dags/kyc_sanctions_refresh/dagRuns", token=integrator)[0] == 403
+    assert _http(base, "GET", "/api/v2/dags/~/dagRuns/~/hitlDetails", token=integrator)[0] == 403
+
+    # Analyst: the case list and the review requests, but no run (so no conf) and no audit log.
+    assert _http(base, "GET", "/kyc/api/cases", token=analyst)[0] == 200
+    assert _http(base, "GET", "/api/v2/dags/~/dagRuns/~/hitlDetails", token=analyst)[0] == 200
+    for path in (run, "/api/v2/dags/kyc_onboarding/dagRuns", "/api/v2/dags/~/dagRuns", "/api/v2/eventLogs",
+                 "/api/v2/eventLogs?dag_id=kyc_onboarding"):
+        status, body = _http(base, "GET", path, token=analyst)
+        assert status == 403, (path, status, body)
+    assert _http(base, "POST", "/api/v2/dags/kyc_onboarding/dagRuns", {"logical_date": None, "conf": conf}, analyst)[0] == 403
+
+    # Admin: the same reads succeed, so the refusals above are the roles, not a broken endpoint.
+    status, logs = _http(base, "GET", "/api/v2/eventLogs?dag_id=kyc_onboarding&limit=100", token=admin)
+    assert status == 200 and logs["total_entries"] >= 1
+    assert "ROLE TEST" not in json.dumps(logs)
+    assert _http(base, "GET", run, token=admin)[0] == 200
+    # Nothing of it runs: the DAG stays paused for the test below, which starts its own runs.
+    assert _http(base, "PATCH", run, {"state": "failed"}, admin)[0] == 200
+
+
 def test_two_workers_share_mapped_tasks_and_the_stack_stops_cleanly(stack):
     from celery import Celery
     from kyc_dev.emulator.dataset import Dataset
@@ -163,8 +248,8 @@ def test_two_workers_share_mapped_tasks_and_the_stack_stops_cleanly(stack):
         app.close()
     assert len({n for n in answering if n.startswith("kyc-worker-")}) == 2, answering
 
-    token = _http(base, "POST", "/auth/token", {"username": "admin", "password": "admin"})[1]["access_token"]
-    for dag_id in ("kyc_sanctions_refresh", "kyc_onboarding", "kyc_full_rescreen"):
+    token = _token(base, "admin")
+    for dag_id in ("kyc_sanctions_refresh", "kyc_onboarding", "kyc_full_rescreen", "kyc_case_review"):
         for _ in range(90):
             if _http(base, "GET", f"/api/v2/dags/{dag_id}", token=token)[0] == 200:
                 break
@@ -175,11 +260,14 @@ def test_two_workers_share_mapped_tasks_and_the_stack_stops_cleanly(stack):
     assert refresh_state == "success", refresh_state
 
     ds = Dataset(1000, 42)
-    customers = [{"customer": {"kind": "entity", "siren": ds.siren(i), "declared_name": ds.company(ds.siren(i)).name},
-                  "segment": "cgp", "channel": "api", "external_ref": f"STACK-{i:03d}"} for i in range(30, 30 + CUSTOMERS)]
+    # Clean companies, and one whose officer is listed: its rejection waits for a four-eyes review.
+    sirens = [ds.siren(i) for i in range(30, 30 + CUSTOMERS - 1)] + [ds.known_positives()[0].siren]
+    customers = [{"customer": {"kind": "entity", "siren": siren, "declared_name": ds.company(siren).name},
+                  "segment": "cgp", "channel": "api", "external_ref": f"STACK-{n:03d}"} for n, siren in enumerate(sirens)]
     onboarding, onboarding_state, onboarding_s = _trigger_and_wait(base, token, "kyc_onboarding", {"customers": customers},
                                                                    timeout=420)
     assert onboarding_state == "success", onboarding_state
+    _first_review_answered_by_an_analyst(stack, base)
 
     print(f"\n[celery stack] start {stack['start_s']:.0f}s; refresh run {refresh_s:.0f}s; onboarding of {CUSTOMERS} "
           f"customers {onboarding_s:.0f}s", flush=True)

@@ -83,6 +83,8 @@ class Stats:
     def __init__(self) -> None:
         self.requests: dict[str, int] = defaultdict(int)
         self.statuses: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+        # Answers the handlers gave, per route ("GET /rne/api/companies/{siren}") and status: what a register bills.
+        self.routes: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
 
     def arrive(self, source: str) -> None:
         """Count a request as it arrives, before any fault or check."""
@@ -92,14 +94,23 @@ class Stats:
         """Count the status the request was answered with."""
         self.statuses[source][str(status)] += 1
 
+    def handled(self, route: str, status: int) -> None:
+        """Count an answer a route's handler gave (faults injected before the handler are not counted here)."""
+        self.routes[route][str(status)] += 1
+
     def snapshot(self) -> dict:
         """JSON view: requests and statuses per source."""
         return {s: {"requests": self.requests[s], "by_status": dict(self.statuses[s])} for s in self.requests}
+
+    def route_snapshot(self) -> dict:
+        """JSON view: the handlers' answers per route and status."""
+        return {r: dict(c) for r, c in self.routes.items()}
 
     def reset(self) -> None:
         """Forget every count."""
         self.requests.clear()
         self.statuses.clear()
+        self.routes.clear()
 
 
 class EmulatorState:
@@ -328,6 +339,9 @@ def _make_middleware(state: EmulatorState):
             state.stats.answer(source, 429)
             return _too_many(source, wait)
         response = await handler(request)
+        resource = request.match_info.route.resource
+        if resource is not None:
+            state.stats.handled(f"{request.method} {resource.canonical}", response.status)
         if spec is not None and 200 <= response.status < 300:
             response = await _apply_output_faults(request, source, spec, state, response)
         state.stats.answer(source, response.status)
@@ -654,6 +668,9 @@ class Handlers:
         return _json(self.state.faults.snapshot())
 
     async def admin_stats(self, request: web.Request) -> web.Response:
+        # ?by=route: the answers each route's handler gave (what a register bills), not the per-source arrivals.
+        if request.query.get("by") == "route":
+            return _json(self.state.stats.route_snapshot())
         return _json(self.state.stats.snapshot())
 
     async def admin_stats_reset(self, request: web.Request) -> web.Response:

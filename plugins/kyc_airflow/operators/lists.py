@@ -9,7 +9,7 @@ from airflow.providers.standard.operators.hitl import HITLOperator
 from airflow.sdk import Param
 from airflow.sdk.exceptions import AirflowException, AirflowSkipException
 
-from kyc_airflow.runtime import kyc_database_url
+from kyc_airflow.runtime import kyc_database_url, reviewer_of
 
 #: The answers a quarantined version can get.
 APPROVE, REJECT = "Approve", "Reject"
@@ -119,7 +119,7 @@ class ListQuarantineReviewOperator(HITLOperator):
                 f"nobody answered for list version {version_id}: it stays quarantined, the next run asks again"
             )
         answer = super().execute_complete(context, event)
-        user = answer["responded_by_user"] or {}
+        user = reviewer_of(answer["responded_by_user"])
         choice = answer["chosen_options"][0]
         rationale = str((answer.get("params_input") or {}).get("rationale") or "").strip()
         if len(rationale) < MIN_RATIONALE:

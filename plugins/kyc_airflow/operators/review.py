@@ -10,7 +10,7 @@ from airflow.providers.standard.operators.trigger_dagrun import TriggerDagRunOpe
 from airflow.sdk import Param
 from airflow.sdk.exceptions import AirflowException, AirflowFailException, AirflowSkipException
 
-from kyc_airflow.runtime import kyc_database_url, run_id_of
+from kyc_airflow.runtime import kyc_database_url, reviewer_of, run_id_of
 
 #: The DAG that runs one review per case, and the run id of a case's review (one run per decision).
 CASE_REVIEW_DAG = "kyc_case_review"
@@ -219,7 +219,7 @@ class CaseReviewOperator(HITLOperator):
         from kyc_core.cases.review import InvalidAnswer, Review
 
         answer = super().execute_complete(context, event)
-        review = Review.from_answer(self.stage, answer["responded_by_user"], answer["chosen_options"],
+        review = Review.from_answer(self.stage, reviewer_of(answer["responded_by_user"]), answer["chosen_options"],
                                     answer.get("params_input"), answer["responded_at"])
         decision_id = self.plan["decision_id"]
         try:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import time
+import urllib.request
 
 import pytest
 from emulator_http import SIRENE_KEY, call, get, rne_token
@@ -341,3 +342,19 @@ def test_admin_health_config_and_stats(emulator, dataset):
     stats = get(emulator.urls["admin"] + "/stats").json()
     assert stats["sirene"] == {"requests": 2, "by_status": {"401": 1, "200": 1}}
     assert "rne" not in stats
+
+
+def test_route_counts_hold_the_answers_handlers_gave_not_the_faults():
+    with start_emulator_in_thread(config=EmulatorConfig(companies=50, seed=1)) as emu:
+        url = f"{emu.urls['sirene']}/siren/{emu.state.dataset.siren(2)}"
+        assert [get(url, SIRENE_KEY).status for _ in range(2)] == [200, 200]
+        outage = urllib.request.Request(f"{emu.root}/_admin/faults", method="POST", headers={"Content-Type": "application/json"},
+                                        data=json.dumps({"source": "sirene", "outage": "503"}).encode())
+        urllib.request.urlopen(outage).close()
+        assert get(url, SIRENE_KEY).status == 503
+        routes = json.loads(urllib.request.urlopen(f"{emu.root}/_admin/stats?by=route").read())
+        # The outage answered before any handler: per route, only what the register itself answered (and bills).
+        assert routes == {"GET /sirene/siren/{siren}": {"200": 2}}
+        assert emu.state.stats.snapshot()["sirene"]["by_status"] == {"200": 2, "503": 1}
+        urllib.request.urlopen(urllib.request.Request(f"{emu.root}/_admin/stats", method="DELETE")).close()
+        assert json.loads(urllib.request.urlopen(f"{emu.root}/_admin/stats?by=route").read()) == {}
