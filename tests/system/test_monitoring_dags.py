@@ -330,3 +330,139 @@ def test_onboarding_deadline_from_the_policy_and_one_mail_on_a_miss(monitoring):
     )
     assert all(cid in plain for cid in ids)
     assert "Ana" not in plain and "Dubreuil" not in plain
+
+
+# --- our own infrastructure: Redis and the KYC database ------------------------------------------------
+
+#: A Redis database of its own for the fallback keys (`kyc:monitor:infrastructure:…`), emptied of them around each test.
+FALLBACK_REDIS = "redis://127.0.0.1:6379/15"
+
+
+def _states(run) -> dict[str, str]:
+    return {ti.task_id: ti.state for ti in run.get_task_instances()}
+
+
+@pytest.fixture
+def fallback_redis(redis_url):
+    import redis
+
+    client = redis.Redis.from_url(FALLBACK_REDIS)
+
+    def clean() -> None:
+        for key in client.scan_iter(match="kyc:monitor:infrastructure:*"):
+            client.delete(key)
+
+    clean()
+    yield FALLBACK_REDIS
+    clean()
+    client.close()
+
+
+def test_redis_unreachable_one_critical_mail_and_the_run_stays_green(monitoring, monkeypatch):
+    bag, url, emulator, mail_dir = monitoring
+    dag = bag.dags["kyc_source_sla_monitor"]
+    monkeypatch.setenv("KYC_REDIS_URL", "redis://127.0.0.1:1/0")
+    for _ in range(2):
+        run = dag.test()
+        assert run.state == "success", _states(run)
+    got = subjects(mail_dir)
+    assert len(got) == 1 and got[0].startswith("[KYC][CRITICAL] redis unreachable since "), got
+    plain = (
+        next(p for p in read_messages(mail_dir)[0].walk() if p.get_content_type() == "text/plain")
+        .get_payload(decode=True)
+        .decode()
+    )
+    assert "Live probe: PING failed at " in plain and "ConnectionError" in plain
+    with session_scope(url) as s:
+        [incident] = s.scalars(select(SourceIncident)).all()
+        assert (incident.source, incident.kind, incident.status) == ("redis", "infrastructure", "open")
+
+
+def test_kyc_database_unreachable_is_alerted_without_it_and_recorded_once_back(monitoring, monkeypatch, fallback_redis, tmp_path):
+    bag, url, emulator, mail_dir = monitoring
+    # Recover as soon as the database answers again (the shipped quiet period is 15 minutes).
+    config_dir = tmp_path / "monitoring"
+    sla = yaml.safe_load((config_dir / "sla.yaml").read_text())
+    sla["infrastructure"]["resolve_after"] = "1s"
+    (config_dir / "sla.yaml").write_text(yaml.safe_dump(sla))
+    dag = bag.dags["kyc_source_sla_monitor"]
+    dead = f"postgresql+psycopg://postgres@127.0.0.1:{_free_port()}/kyc"
+    monkeypatch.setenv("AIRFLOW_CONN_KYC_DB", json.dumps({"conn_type": "kyc_database", "extra": {"url": dead}}))
+    monkeypatch.setenv("KYC_REDIS_URL", fallback_redis)
+
+    first = dag.test()
+    assert first.state == "failed"
+    states = _states(first)
+    assert states["check_infrastructure"] == "failed"
+    assert (states["probe_sources"], states["evaluate"], states["send_alerts"]) == (
+        "upstream_failed", "skipped", "upstream_failed"
+    )
+    got = subjects(mail_dir)
+    # The alert, and no task-failure e-mail on top of it.
+    assert len(got) == 1 and got[0].startswith("[KYC][CRITICAL] kyc_database unreachable since "), got
+    [message] = read_messages(mail_dir)
+    key = "".join(str(message["X-KYC-Idempotency-Key"]).split())
+    assert key.startswith("infrastructure_unrecorded:kyc_database:")
+    # The next run within the reminder period: deduplicated through Redis, still red.
+    assert dag.test().state == "failed"
+    assert len(subjects(mail_dir)) == 1, subjects(mail_dir)
+
+    # Redis unreachable too: sent on every run, saying so.
+    monkeypatch.setenv("KYC_REDIS_URL", "redis://127.0.0.1:1/0")
+    assert dag.test().state == "failed"
+    got = subjects(mail_dir)
+    assert len(got) == 2 and got[1].startswith("[KYC][CRITICAL] kyc_database unreachable at "), got
+    assert got[1].endswith("(not deduplicated: Redis unreachable too)")
+
+    # Both back: the outage enters the incident history and one recovery e-mail goes out through the outbox.
+    monkeypatch.setenv("AIRFLOW_CONN_KYC_DB", json.dumps({"conn_type": "kyc_database", "extra": {"url": url}}))
+    monkeypatch.setenv("KYC_REDIS_URL", fallback_redis)
+    back = dag.test()
+    assert back.state == "success", _states(back)
+    got = subjects(mail_dir)
+    assert len(got) == 3 and got[2].startswith("[KYC][RESOLVED] kyc_database recovered at "), got
+    with session_scope(url) as s:
+        [incident] = s.scalars(select(SourceIncident)).all()
+        assert (incident.source, incident.status, incident.detail["unrecorded_alerts"]) == ("kyc_database", "resolved", 1)
+        alerts = s.scalars(select(MonitorAlert).order_by(MonitorAlert.id)).all()
+        assert [(a.kind, a.sent_at is not None) for a in alerts] == [
+            ("infrastructure_opened", True),
+            ("infrastructure_resolved", True),
+        ]
+    assert dag.test().state == "success"
+    assert len(subjects(mail_dir)) == 3
+
+
+def test_a_failed_list_refresh_reaches_on_call(monitoring):
+    """A download failure and a refused version each fail their task: the failure e-mail goes to on-call."""
+    from kyc_dev.emulator.faults import FaultSpec
+
+    bag, url, emulator, mail_dir = monitoring
+    dag = bag.dags["kyc_sanctions_refresh"]
+    oncall = ", ".join(yaml.safe_load((DEFAULT_DIR / "sla.yaml").read_text())["recipients"]["critical"])
+    # The download: retried with backoff in production; here the first failure is the last.
+    dag.get_task("refresh_list").partial_kwargs["retries"] = 0
+    fault(emulator, {"source": "un", "outage": "503"})
+    try:
+        assert dag.test().state == "failed"
+    finally:
+        fault(emulator, None)
+    # A file that arrives but cannot be trusted (cut off): refused, the previous version stays active.
+    emulator.state.faults.set("un", FaultSpec(truncate_rate=1.0, truncate_mode="body"))
+    try:
+        assert dag.test().state == "failed"
+    finally:
+        fault(emulator, None)
+    messages = read_messages(mail_dir)
+    got = [" ".join(str(m["Subject"]).split()) for m in messages]
+    refresh = [m for m, s in zip(messages, got, strict=True) if ".refresh_list[" in s]
+    assert len(refresh) == 2, got
+    assert all(str(m["To"]) == oncall for m in messages)
+    texts = [
+        next(p for p in m.walk() if p.get_content_type() == "text/plain").get_payload(decode=True).decode()
+        for m in refresh
+    ]
+    assert got[0].startswith("[KYC][FAILED] kyc_sanctions_refresh.refresh_list[") and got[0].endswith("TransientSourceError")
+    assert "un: server error 503" in texts[0]
+    assert "un_sc: version " in texts[1] and " refused: " in texts[1]
+    assert sum(s.startswith("[KYC][FAILED] kyc_sanctions_refresh.report_failed_lists try 1") for s in got) == 2

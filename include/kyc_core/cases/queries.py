@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy import MetaData, Table, Text, and_, case, cast, func, inspect, select
+from sqlalchemy import MetaData, Table, Text, and_, case, cast, func, inspect, or_, select
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Session
 
@@ -49,6 +49,10 @@ REGISTER_SOURCES = ("sirene", "rne", "rbe", "bodacc")
 FAILED_OUTCOMES = ("error", "timeout", "circuit_open", "rate_limited")
 #: The reason code a decision carries when a mandatory source could not be consulted.
 SOURCE_UNAVAILABLE = "source_unavailable"
+#: The reason code when it was not consulted because our Redis or KYC database failed, not the register.
+INFRASTRUCTURE_UNAVAILABLE = "infrastructure_unavailable"
+#: What the "source unavailable" filter matches: a mandatory register not consulted, whoever's fault it was.
+NOT_CONSULTED = (SOURCE_UNAVAILABLE, INFRASTRUCTURE_UNAVAILABLE)
 
 
 @dataclass(frozen=True)
@@ -126,7 +130,9 @@ def _conditions(flt: CaseFilter, outcome: Any, status: Any) -> list[Any]:
         conditions.append(Customer.flagged_for_review.is_(flt.flagged))
     if flt.source_unavailable is not None:
         # Reasons are a JSON list of {code, ...}; matching the quoted code in its text works on both databases.
-        mentions = cast(Decision.reasons, Text).like(f'%"{SOURCE_UNAVAILABLE}"%')
+        # A register not consulted because Redis or the KYC database failed is the same gap for the analyst.
+        text = cast(Decision.reasons, Text)
+        mentions = or_(*(text.like(f'%"{code}"%') for code in NOT_CONSULTED))
         conditions.append(mentions if flt.source_unavailable else ~mentions)
     if flt.date_from:
         conditions.append(Decision.created_at >= datetime.combine(flt.date_from, time.min, tzinfo=UTC))
@@ -194,7 +200,8 @@ def list_cases(
             "risk_level": r.risk_level,
             "score": r.score,
             "reason_codes": codes,
-            "source_unavailable": SOURCE_UNAVAILABLE in codes,
+            "source_unavailable": any(code in codes for code in NOT_CONSULTED),
+            "infrastructure_unavailable": INFRASTRUCTURE_UNAVAILABLE in codes,
             "flagged": bool(r.flagged_for_review),
             "created_at": _iso(_utc(r.created_at)),
             "next_review_date": _iso(r.next_review_date),

@@ -31,7 +31,8 @@ def hhmm(moment: datetime) -> str:
     return moment.strftime("%H:%M UTC")
 
 
-def _duration(seconds: float) -> str:
+def elapsed(seconds: float) -> str:
+    """`30 min`, `2 h 05 min`."""
     minutes = int(seconds // 60)
     if minutes < 60:
         return f"{minutes} min"
@@ -70,7 +71,7 @@ def subject(f: AlertFacts) -> str:
     if f.transition == RESOLVED:
         return (
             f"[KYC][RESOLVED] {f.source} recovered at {hhmm(f.now)} "
-            f"({f.severity} since {hhmm(f.since)}, {_duration((f.now - f.since).total_seconds())})"
+            f"({f.severity} since {hhmm(f.since)}, {elapsed((f.now - f.since).total_seconds())})"
         )
     tag = f"[KYC][{f.severity.upper()}]"
     base = f"{tag} {f.source} {what} since {hhmm(f.since)}"
@@ -133,7 +134,7 @@ def render(f: AlertFacts) -> Rendered:
         f"Source: {f.source}\nStatus: {f.status} ({f.severity})\n"
         f"Since: {f.since.isoformat(timespec='seconds')} (incident #{f.incident_id})\n"
         f"Breaker: {f.breaker_state or 'unknown'}\n"
-        f"Freshness: {'never answered' if f.freshness_s is None else _duration(f.freshness_s) + ' since the last answer'}\n"
+        f"Freshness: {'never answered' if f.freshness_s is None else elapsed(f.freshness_s) + ' since the last answer'}\n"
         f"Onboarding decisions sent to review / source_unavailable since then: {f.decisions_affected}\n"
     )
     if f.transition == RESOLVED:

@@ -111,6 +111,25 @@ class Recipients(_Strict):
         return list(getattr(self, severity))
 
 
+class InfrastructureChecks(_Strict):
+    """How the SLA monitor watches our own infrastructure: Redis and the KYC database.
+
+    A live probe each run (Redis PING when `KYC_REDIS_URL` is set, ``SELECT 1`` on the KYC database) and the
+    `infrastructure_unavailable` audit events appended since the last check, per component. A failed probe
+    opens (or keeps) an incident at `probe_severity`; at least `min_events` new events with the component
+    answering open one at `events_severity`; it resolves once the probe answers and no new event appeared
+    for `resolve_after`.
+    """
+
+    probe_timeout: Duration = 3.0
+    probe_attempts: int = Field(default=2, ge=1, le=5)
+    lookback: Duration = 24 * 3600
+    resolve_after: Duration = 15 * 60
+    min_events: int = Field(default=1, ge=1)
+    probe_severity: Literal["warning", "critical"] = "critical"
+    events_severity: Literal["warning", "critical"] = "warning"
+
+
 class SlaConfig(_Strict):
     """Content of `sla.yaml`."""
 
@@ -124,6 +143,7 @@ class SlaConfig(_Strict):
     tiers: dict[Literal["standard", "enterprise"], dict[str, Targets]] = Field(default_factory=dict)
     sources: list[str] = Field(min_length=1)
     recipients: Recipients
+    infrastructure: InfrastructureChecks = Field(default_factory=InfrastructureChecks)
 
     @model_validator(mode="after")
     def _windows_ascending(self) -> SlaConfig:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -23,6 +23,7 @@ from kyc_core.errors import UserError
 from kyc_core.monitoring.alerts import AlertFacts, Rendered, render
 from kyc_core.monitoring.config import Loaded, SlaConfig, from_raw
 from kyc_core.monitoring.incidents import OpenIncident, decide
+from kyc_core.monitoring.infrastructure import Probe, Unrecorded, apply_infrastructure
 from kyc_core.monitoring.status import SEVERITY_RANK, Evaluation, evaluate
 from kyc_core.monitoring.windows import last_answer_at, ledger_stats, utc
 from kyc_core.store.audit import EventType, append_event
@@ -232,6 +233,8 @@ class MonitorResult:
     alerts_created: list[str]
     config_hash: str
     config_error: str | None = None
+    #: Redis and the KYC database: `up`, `unreachable`, `unavailable`, `recovering`, `recovered`, `not_probed`.
+    infrastructure: dict[str, str] = field(default_factory=dict)
 
 
 def apply_incidents(
@@ -421,8 +424,15 @@ def run_monitor(
     now: datetime | None = None,
     run_id: str | None = None,
     run_link: str | None = None,
+    infrastructure: dict[str, Probe] | None = None,
+    unrecorded: Unrecorded | None = None,
 ) -> MonitorResult:
-    """Evaluate every source, store the evaluations, update incidents and queue their alerts, in one transaction."""
+    """Evaluate every source, store the evaluations, update incidents and queue their alerts, in one transaction.
+
+    `infrastructure` holds this run's live probes of Redis and the KYC database; with or without them the
+    `infrastructure_unavailable` events since the last check are taken in (:mod:`kyc_core.monitoring.infrastructure`);
+    `unrecorded` is an outage of the KYC database alerted while it could not be recorded.
+    """
     now = now or datetime.now(UTC)
     with session_scope(database_url) as session:
         lock_monitoring(session)
@@ -432,6 +442,10 @@ def run_monitor(
         created = apply_incidents(
             session, sla, evaluations, health, now=now, run_id=run_id, run_link=run_link
         )
+        infra = apply_infrastructure(
+            session, sla, infrastructure, now=now, run_id=run_id, run_link=run_link, unrecorded=unrecorded
+        )
+        created += infra.alerts_created
     for ev in evaluations:
         logger.info(
             "%s: %s%s",
@@ -439,7 +453,9 @@ def run_monitor(
             ev.status,
             f" ({'; '.join(b.describe() for b in ev.breaches)})" if ev.breaches else "",
         )
-    return MonitorResult({ev.source: ev.status for ev in evaluations}, created, sla.content_hash, error)
+    return MonitorResult(
+        {ev.source: ev.status for ev in evaluations}, created, sla.content_hash, error, infra.statuses
+    )
 
 
 # --- the outbox ----------------------------------------------------------------------------------------

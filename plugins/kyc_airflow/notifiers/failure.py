@@ -38,6 +38,10 @@ class TaskFailureNotifier(BaseNotifier):
         from kyc_airflow.notifiers.mail import send_mail
         from kyc_airflow.runtime import kyc_database_url
 
+        if getattr(context.get("exception"), "oncall_alerted", False):
+            # The task e-mailed on-call itself (the SLA monitor's KYC database alert): no second e-mail.
+            log.info("on-call already alerted by the task: no failure e-mail (%s)", context.get("exception"))
+            return
         ti = context.get("ti") or context.get("task_instance")
         try:
             log_url = ti.log_url if ti is not None else None

@@ -81,8 +81,8 @@ def probe_sources(context: dict[str, Any]) -> dict[str, str]:
 
 
 def breaker_states(sources: list[str]) -> dict[str, str | None]:
-    """Breaker state per source as every worker sees it (Redis); None without Redis: no shared state to read."""
-    from kyc_core.resilience import get_backend
+    """Breaker state per source as every worker sees it (Redis); None without Redis, or with Redis unreachable."""
+    from kyc_core.resilience import InfrastructureUnavailable, get_backend
     from kyc_core.settings import get_settings
 
     if not get_settings().redis_url:
@@ -95,34 +95,129 @@ def breaker_states(sources: list[str]) -> dict[str, str | None]:
         finally:
             await backend.aclose()
 
-    return asyncio.run(read())
+    try:
+        return asyncio.run(read())
+    except InfrastructureUnavailable as exc:
+        # The Redis incident says so; the sources are judged without their breaker meanwhile.
+        log.error("breaker states unreadable: %s", exc)
+        return {s: None for s in sources}
+
+
+def _sla_or_none():
+    """The SLA configuration from its file, or None when the file is refused (the fallback alert still goes)."""
+    from kyc_core.errors import UserError
+    from kyc_core.monitoring.config import load_sla
+
+    try:
+        return load_sla().config
+    except UserError as exc:
+        log.error("SLA file refused (%s): infrastructure checks use their defaults", exc)
+        return None
+
+
+def _send_direct(mail, recipients: list[str], key: str) -> None:
+    """One alert straight through `kyc_smtp`, when the KYC database (and its outbox) cannot be used."""
+    from kyc_airflow.notifiers.mail import send_mail
+
+    send_mail(to=recipients, subject=mail.subject, text=mail.text, html=mail.html, idempotency_key=key)
+
+
+def check_infrastructure(context: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """Probe Redis (PING) and the KYC database (SELECT 1); the probes, for `evaluate`.
+
+    The KYC database unreachable: on-call is e-mailed directly (deduplicated through Redis when it answers,
+    see `kyc_core.monitoring.infrastructure.alert_unrecorded`) and the task fails without retry, so the run
+    shows red; its failure e-mail is not sent on top of that alert.
+    """
+    from airflow.sdk.exceptions import AirflowFailException
+    from kyc_core.monitoring.infrastructure import KYC_DATABASE, REDIS, alert_unrecorded, probe_all
+    from kyc_core.settings import get_settings
+
+    from kyc_airflow.notifiers.failure import oncall_recipients
+
+    config = _sla_or_none()
+    redis_url = get_settings().redis_url
+    probes = probe_all(kyc_database_url(), redis_url, config.infrastructure if config is not None else None)
+    for probe in probes.values():
+        (log.error if probe.down else log.info)("%s: %s", probe.component, probe.describe())
+    database = probes[KYC_DATABASE]
+    if database.down:
+        result = alert_unrecorded(
+            database,
+            config=config,
+            fallback_recipients=oncall_recipients() if config is None else [],
+            send=_send_direct,
+            redis_url=redis_url,
+            redis_probe=probes[REDIS],
+            run_link=run_link(context),
+        )
+        log.error("on-call %s: %s (%s)", "e-mailed" if result.sent else "not e-mailed again", result.subject, result.note)
+        failure = AirflowFailException(
+            f"KYC database unreachable ({database.error_class}): on-call "
+            f"{'e-mailed' if result.sent else 'e-mailed before'}, {result.note}"
+        )
+        # Read by the failure notifier: this alert is the e-mail on-call needs, no second one.
+        setattr(failure, "oncall_alerted", True)  # noqa: B010
+        raise failure
+    return {component: probe.as_dict() for component, probe in probes.items()}
+
+
+def _infrastructure_probes(context: dict[str, Any]):
+    """The probes `check_infrastructure` returned in this run; None when it did not succeed."""
+    from kyc_core.monitoring.infrastructure import Probe
+
+    ti = context.get("ti")
+    found = ti.xcom_pull(task_ids="check_infrastructure") if ti is not None else None
+    if not found:
+        return None
+    return {component: Probe.from_dict(data) for component, data in found.items()}
 
 
 def evaluate(context: dict[str, Any]) -> dict[str, Any]:
-    """Evaluate every source, store it, update incidents and queue alerts; the statuses."""
+    """Evaluate every source and our infrastructure, store it, update incidents and queue alerts; the statuses."""
+    from airflow.sdk.exceptions import AirflowSkipException
     from kyc_core.monitoring.config import load_sla
+    from kyc_core.monitoring.infrastructure import REDIS, clear_unrecorded, read_unrecorded
     from kyc_core.monitoring.monitor import run_monitor
+    from kyc_core.settings import get_settings
 
+    probes = _infrastructure_probes(context)
+    if probes is None:
+        # check_infrastructure failed (the KYC database unreachable: it alerted) or did not run.
+        raise AirflowSkipException("check_infrastructure did not pass: nothing can be evaluated")
     try:
         sources = list(load_sla().config.sources)
     except Exception:  # noqa: BLE001 - the monitor falls back to the configuration in force and says so
         sources = []
+    redis_url = get_settings().redis_url
+    redis_up = probes[REDIS].state == "up"
+    unrecorded = read_unrecorded(redis_url) if redis_up else None
     result = run_monitor(
         kyc_database_url(),
         load_sla,
-        breakers=breaker_states(sources),
+        breakers=breaker_states(sources) if redis_up else {s: None for s in sources},
         run_id=run_id_of(context),
         run_link=run_link(context),
+        infrastructure=probes,
+        unrecorded=unrecorded,
     )
+    if unrecorded is not None:
+        clear_unrecorded(redis_url)
     if result.config_error:
         log.error(
             "SLA file refused, previous configuration %s in force: %s",
             result.config_hash[:12],
             result.config_error,
         )
-    log.info("statuses: %s; alerts queued: %d", result.statuses, len(result.alerts_created))
+    log.info(
+        "statuses: %s; infrastructure: %s; alerts queued: %d",
+        result.statuses,
+        result.infrastructure,
+        len(result.alerts_created),
+    )
     return {
         "statuses": result.statuses,
+        "infrastructure": result.infrastructure,
         "alerts_queued": len(result.alerts_created),
         "config_hash": result.config_hash,
     }

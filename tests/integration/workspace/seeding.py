@@ -107,3 +107,23 @@ def open_breaker_by_outage(store: str, emulator, redis_url: str, key_prefix: str
     finally:
         _fault(emulator, source, None)
     raise AssertionError(f"the {source} breaker did not open during the outage")
+
+
+def seed_infrastructure_case(store: str, emulator, ref: str = "WS-ENT-INFRA") -> dict:
+    """One company assessed while Redis could not be reached: `review` / `infrastructure_unavailable`."""
+    import socket
+
+    from kyc_core.resilience import RedisBackend
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        closed = sock.getsockname()[1]
+    ds = Dataset(emulator.state.config.companies, emulator.state.config.seed)
+    with session_scope(store) as s:
+        [registered] = register_batch(s, parse_request({"customers": [_entity(ds, ds.siren(23), ref)]}),
+                                      actor="seed", run_id="seed-infra-run")
+    endpoints = RegistryEndpoints.from_emulator(emulator.urls, credentials(emulator.state.config))
+    ctx = AssessmentContext(database_url=store, run_id="seed-infra-run", actor="seed", endpoints=endpoints,
+                            fetch_options={"backend": RedisBackend(f"redis://127.0.0.1:{closed}/0", "kyc:"),
+                                           "source_config": FAST})
+    return {**assess_customer(ctx, registered.customer_id), "ref": ref}
