@@ -1,17 +1,20 @@
 """Load OFAC SDN (2024, ~15k entries) + UN + EU into a fresh KYC database: wall time and peak memory.
 
-Target (issue 4): <= 10 s and <= 500 MB peak resident memory for the three lists together.
+Target: <= 10 s and <= 500 MB peak resident memory for the three lists together.
 
     .venv/bin/python bench/list_load.py                       # embedded SQLite in a temp dir
     .venv/bin/python bench/list_load.py --url postgresql+psycopg://postgres@127.0.0.1:5432/kyc_bench
     .venv/bin/python bench/list_load.py --advanced-copies 60  # + parse a ~120 MB ADVANCED XML built
                                                               #   from cons_advanced.xml (streaming check)
-    .venv/bin/python bench/list_load.py --memory 200          # only: parse memory of hostile and large
-                                                              #   generated files of ~200 MB, each in a
-                                                              #   fresh process
+    .venv/bin/python bench/list_load.py --memory 200          # only: parse memory of hostile files of
+                                                              #   ~200 MB, valid generated lists of 1/10
+                                                              #   that size and every real sample list,
+                                                              #   each in a fresh process
 
 Parse memory = peak resident set of a fresh process parsing one file minus its resident set just before
-parsing (interpreter and libraries loaded), against the file size (target: under 2x).
+parsing (interpreter and libraries loaded, Babel's country names included: printed apart), against the
+file size (target: under 2x for every file of at least 1 MB; smaller samples are printed, not judged, as the
+allocator's own granularity is of their order).
 """
 
 from __future__ import annotations
@@ -28,6 +31,8 @@ import time
 from pathlib import Path
 
 from kyc_core.lists.detect import parse_path
+from kyc_core.lists.fields import country_code
+from kyc_core.lists.ofac import trio_beside
 from kyc_core.lists.versions import load_path
 from kyc_core.store.migrate import upgrade
 
@@ -38,12 +43,32 @@ INPUTS = (
     ("UN SC consolidated XML", DATA / "un/UN_consolidated.xml"),
     ("EU FSF XML sample", DATA / "eu/eu_sample.xml"),
 )
+#: Every real sample list, as published (a directory is an OFAC CSV trio).
+REAL_LISTS = (
+    ("real OFAC SDN CSV 2024-05-02", DATA / "ofac/history/2024-05-02"),
+    ("real OFAC SDN CSV trio 2021", DATA / "ofac"),
+    ("real OFAC consolidated CSV trio", DATA / "ofac/consolidated_csv"),
+    ("real OFAC CONS_ENHANCED.XML", DATA / "ofac/CONS_ENHANCED.XML"),
+    ("real OFAC cons_advanced.xml", DATA / "ofac/advanced_xml/cons_advanced.xml"),
+    ("real OFAC legacy non-SDN XML", DATA / "ofac/legacy_xml/ofac_non_sdn.xml"),
+    ("real UN SC consolidated XML", DATA / "un/UN_consolidated.xml"),
+    ("real US CSL consolidated.csv", DATA / "us_csl/consolidated.csv"),
+    ("real EU FSF XML sample", DATA / "eu/eu_sample.xml"),
+    ("real UK FCDO XML sample", DATA / "uk/uk_sample.xml"),
+)
 TARGET_SECONDS = 10.0
 TARGET_MB = 500.0
+#: Parse memory is judged on files of at least this size (MiB).
+JUDGED_MB = 1.0
 
 
 def _size(path: Path) -> int:
-    return sum(p.stat().st_size for p in path.iterdir()) if path.is_dir() else path.stat().st_size
+    """Bytes of a list file, or of the files of the OFAC CSV trio in a directory."""
+    if not path.is_dir():
+        return path.stat().st_size
+    primary = next(p for name in ("sdn.csv", "cons_prim.csv") if (p := path / name).exists())
+    trio = trio_beside(primary)
+    return sum(p.stat().st_size for p in (trio.primary, trio.addresses, trio.aliases, trio.comments) if p)
 
 
 def _peak_mb() -> float:
@@ -53,6 +78,28 @@ def _peak_mb() -> float:
 
 def _shift(pattern: str, text: str, offset: int) -> str:
     return re.sub(pattern, lambda m: f'{m.group(1)}="{int(m.group(2)) + offset}"', text)
+
+
+def _renumber_dataid(text: str, offset: int) -> str:
+    return re.sub(r"<DATAID>(\d+)</DATAID>", lambda m: f"<DATAID>{int(m.group(1)) + offset}</DATAID>", text)
+
+
+def build_big_un(copies: int, target: Path) -> int:
+    """Write a UN consolidated XML holding `copies` renumbered copies of every record of UN_consolidated.xml."""
+    text = (DATA / "un/UN_consolidated.xml").read_text(encoding="utf-8")
+    head, rest = text.split("<INDIVIDUALS>", 1)
+    individuals, rest = rest.split("</INDIVIDUALS>", 1)
+    middle, rest = rest.split("<ENTITIES>", 1)
+    entities, end = rest.split("</ENTITIES>", 1)
+    with target.open("w", encoding="utf-8") as out:
+        out.write(head + "<INDIVIDUALS>")
+        for copy in range(copies):
+            out.write(_renumber_dataid(individuals, copy * 10_000_000))
+        out.write("</INDIVIDUALS>" + middle + "<ENTITIES>")
+        for copy in range(copies):
+            out.write(_renumber_dataid(entities, copy * 10_000_000))
+        out.write("</ENTITIES>" + end)
+    return target.stat().st_size
 
 
 def build_big_advanced(copies: int, target: Path) -> int:
@@ -87,20 +134,29 @@ def _status_mb(field: str) -> float:
 
 def parse_one(path: Path) -> dict:
     """Parse `path` in this (fresh) process: its outcome, and the memory parsing took."""
+    # Babel and its CLDR country names are imported on the first country lookup, whatever the file: a
+    # library load, measured apart.
+    loaded = _status_mb("VmRSS")
+    country_code("France")
     before = _status_mb("VmRSS")
     t0 = time.perf_counter()
     try:
         outcome = f"{len(parse_path(path, max_file_mb=10_000).entries)} entries"
     except Exception as exc:  # noqa: BLE001 - the refusal is the expected outcome of a hostile file
         outcome = f"refused: {str(exc)[:90]}"
-    return {"outcome": outcome, "seconds": time.perf_counter() - t0, "parse_mb": _status_mb("VmHWM") - before}
+    return {
+        "outcome": outcome,
+        "seconds": time.perf_counter() - t0,
+        "parse_mb": _status_mb("VmHWM") - before,
+        "tables_mb": before - loaded,
+    }
 
 
 _ROW = '{n},"NAME {n}, Given",-0- ,"SDGT",-0- ,-0- ,-0- ,-0- ,-0- ,-0- ,-0- ,"DOB 01 Jan 1970; POB Nowhere."\r\n'
 
 
 def hostile_files(directory: Path, megabytes: int) -> list[tuple[str, Path]]:
-    """OFAC-shaped files of about `megabytes` MB: garbage after a valid start, and real rows replicated."""
+    """Files of about `megabytes` MB: OFAC-shaped garbage after a valid start, a huge XML text node."""
     size = megabytes * 1_000_000
     made = []
     garbage = directory / "garbage_csv"
@@ -130,6 +186,13 @@ def hostile_files(directory: Path, megabytes: int) -> list[tuple[str, Path]]:
             out.write("word " * (2**20 // 5))
         out.write(after)
     made.append(("legacy XML, one huge text node", xml))
+    return made
+
+
+def valid_files(directory: Path, megabytes: int) -> list[tuple[str, Path]]:
+    """Valid lists of about `megabytes` MB built from the real samples: OFAC CSV rows, UN XML, ADVANCED XML."""
+    size = megabytes * 1_000_000
+    made = []
     rows = directory / "valid_csv"
     rows.mkdir()
     real = (DATA / "ofac/history/2024-05-02/sdn.csv").read_bytes().rstrip(b"\x1a\r\n").split(b"\r\n")
@@ -145,26 +208,39 @@ def hostile_files(directory: Path, megabytes: int) -> list[tuple[str, Path]]:
                     break
         out.write(b"\x1a")
     made.append(("valid OFAC CSV rows (1/10 size)", rows))
+    un = directory / "UN_consolidated.xml"
+    build_big_un(max(1, round(size / 10 / (DATA / "un/UN_consolidated.xml").stat().st_size)), un)
+    made.append(("valid UN XML (1/10 size)", un))
+    advanced = directory / "SDN_ADVANCED.XML"
+    copies = round(size / 10 / (DATA / "ofac/advanced_xml/cons_advanced.xml").stat().st_size)
+    build_big_advanced(max(1, copies), advanced)
+    made.append(("valid ADVANCED XML (1/10 size)", advanced))
     return made
 
 
 def memory_report(megabytes: int) -> bool:
-    """Parse each generated file in a fresh process; True when every one stayed under 2x its size."""
+    """Parse each file in a fresh process; True when every one of at least 1 MB stayed under 2x its size."""
     ok = True
+    tables = []
     with tempfile.TemporaryDirectory(prefix="kyc-bench-mem-") as tmp:
-        for label, path in hostile_files(Path(tmp), megabytes):
+        directory = Path(tmp)
+        files = hostile_files(directory, megabytes) + valid_files(directory, megabytes) + list(REAL_LISTS)
+        for label, path in files:
             size_mb = _size(path) / 2**20
             result = subprocess.run(
                 [sys.executable, __file__, "--parse-one", str(path)], capture_output=True, text=True, check=True
             )
             figures = json.loads(result.stdout.strip().splitlines()[-1])
+            tables.append(figures["tables_mb"])
             ratio = figures["parse_mb"] / size_mb
-            ok = ok and ratio < 2
+            judged = size_mb >= JUDGED_MB
+            ok = ok and (ratio < 2 or not judged)
             print(
-                f"{label:<34} {size_mb:7.1f} MB  parse memory {figures['parse_mb']:7.1f} MB ({ratio:4.2f}x)  "
-                f"{figures['seconds']:6.1f} s  {figures['outcome']}"
+                f"{label:<34} {size_mb:7.2f} MB  parse memory {figures['parse_mb']:7.1f} MB ({ratio:5.2f}x"
+                f"{'' if judged else ', not judged'})  {figures['seconds']:6.1f} s  {figures['outcome']}"
             )
-    print(f"parse memory under 2x the file size: {'met' if ok else 'NOT met'}")
+    print(f"Babel and its country names, imported once per process (not counted above): {max(tables):.1f} MB")
+    print(f"parse memory under 2x the file size (files of {JUDGED_MB:g} MB or more): {'met' if ok else 'NOT met'}")
     return ok
 
 

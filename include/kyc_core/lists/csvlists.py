@@ -8,7 +8,7 @@ from pathlib import Path
 
 from kyc_core.errors import UserError
 from kyc_core.lists.fields import clean, country_value, identifier_kind, parse_birth_date
-from kyc_core.lists.model import Address, Identifier, Name, ParsedList, SanctionsEntry
+from kyc_core.lists.model import Address, Identifier, Name, PackedEntries, ParsedList, SanctionsEntry
 from kyc_core.lists.ofac import dedupe_names, split_person_name
 
 #: First columns of trade.gov's consolidated.csv header.
@@ -73,29 +73,37 @@ def _csl_address(item: str) -> Address:
 
 def parse_us_csl(path: Path) -> ParsedList:
     """Parse trade.gov's consolidated.csv; a party on several US lists is one entry with every source."""
-    merged: dict[str, SanctionsEntry] = {}
-    sources: dict[str, list[str]] = {}
+    # Every row is packed as it is read, its source in `reference`; a party's rows are merged at the end.
+    rows = PackedEntries()
+    first: dict[str, int] = {}
+    later: dict[str, list[int]] = {}
     for line, row in _rows(path):
         native_id = clean(row.get("_id"))
         if not native_id:
             raise UserError(f"{path.name}: line {line} has no _id: file corrupted")
-        entry = _csl_entry(native_id, row)
-        sources.setdefault(native_id, []).append(clean(row.get("source")) or "")
-        if native_id in merged:
-            entry = _merge(merged[native_id], entry)
-        merged[native_id] = entry
-    if not merged:
+        if native_id in first:
+            later.setdefault(native_id, []).append(len(rows))
+        else:
+            first[native_id] = len(rows)
+        rows.append(_csl_entry(native_id, row))
+    if not first:
         raise UserError(f"{path.name}: no rows")
-    entries = [
-        SanctionsEntry(
-            **{
-                **_fields(e),
-                "reference": "; ".join(dict.fromkeys(s for s in sources[e.native_id] if s)) or None,
-            }
-        )
-        for e in merged.values()
-    ]
+    entries = PackedEntries(
+        _csl_party([rows[i] for i in (position, *later.get(native_id, ()))])
+        for native_id, position in first.items()
+    )
     return ParsedList(list_key="us_csl", source_format="us_csl_csv", entries=entries, source_uri=str(path))
+
+
+def _csl_party(rows: list[SanctionsEntry]) -> SanctionsEntry:
+    """One party from its rows (one per US list it is on), `reference` naming every source."""
+    if len(rows) == 1:
+        return rows[0]
+    party = rows[0]
+    for other in rows[1:]:
+        party = _merge(party, other)
+    sources = "; ".join(dict.fromkeys(row.reference for row in rows if row.reference))
+    return SanctionsEntry(**{**_fields(party), "reference": sources or None})
 
 
 def _fields(entry: SanctionsEntry) -> dict:
@@ -153,6 +161,7 @@ def _csl_entry(native_id: str, row: dict[str, str]) -> SanctionsEntry:
         listed_on=clean(row.get("start_date")),
         remarks=clean(row.get("remarks")) or "",
         gender=gender,
+        reference=clean(row.get("source")),
     )
 
 
@@ -175,7 +184,7 @@ INTERNAL_COLUMNS = (
 
 def parse_internal_csv(path: Path) -> ParsedList:
     """Parse a firm's internal watch list (header with at least id,name)."""
-    entries = []
+    entries = PackedEntries()
     for line, row in _rows(path):
         if "id" not in row or "name" not in row:
             raise UserError(f"{path.name}: header lacks id and name columns")

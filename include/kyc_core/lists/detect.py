@@ -133,11 +133,10 @@ def parse_path(path: Path | str, *, max_file_mb: float | None = None) -> ParsedL
 
 def _check_ids(parsed: ParsedList, path: Path) -> None:
     seen: set[str] = set()
-    for entry in parsed.entries:
-        if not entry.native_id:
+    for native_id in parsed.entries.native_ids:
+        if not native_id:
             raise UserError(f"{path.name}: a record has no identifier: file corrupted")
-        if entry.native_id in seen:
-            raise UserError(f"{path.name}: identifier {entry.native_id} appears twice: file corrupted")
-        seen.add(entry.native_id)
-        if not entry.names or not entry.names[0].full:
-            parsed.warnings.append(f"{entry.native_id}: no name")
+        if native_id in seen:
+            raise UserError(f"{path.name}: identifier {native_id} appears twice: file corrupted")
+        seen.add(native_id)
+    parsed.warnings.extend(f"{native_id}: no name" for native_id in parsed.entries.unnamed_ids)

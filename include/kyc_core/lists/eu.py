@@ -6,7 +6,15 @@ from pathlib import Path
 
 from kyc_core.errors import UserError
 from kyc_core.lists.fields import country_value, identifier_kind, parse_birth_date, parse_timestamp
-from kyc_core.lists.model import Address, BirthDate, Identifier, Name, ParsedList, SanctionsEntry
+from kyc_core.lists.model import (
+    Address,
+    BirthDate,
+    Identifier,
+    Name,
+    PackedEntries,
+    ParsedList,
+    SanctionsEntry,
+)
 from kyc_core.lists.ofac import dedupe_names
 from kyc_core.lists.xmlstream import children, stream, text
 
@@ -26,7 +34,7 @@ def _attr(el, name: str) -> str | None:
 
 def parse_eu_xml(path: Path) -> ParsedList:
     """Parse the EU FSF XML 1.1 export."""
-    entries: list[SanctionsEntry] = []
+    entries = PackedEntries()
     published_at = None
     for _, element in stream(path, ("sanctionEntity",), root="export"):
         if published_at is None and element.getparent() is not None:

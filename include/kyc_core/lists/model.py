@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass, field
+import zlib
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Any
+from typing import Any, overload
 
 #: Lists the product knows; parsers and the store only ever use these keys.
 LIST_KEYS = ("ofac_sdn", "ofac_cons", "eu_fsf", "un_sc", "uk_fcdo", "us_csl", "internal")
@@ -198,40 +200,165 @@ def _compact(obj: object, fields: tuple[str, ...]) -> dict[str, Any]:
     return out
 
 
+def canonical_bytes(value: Any) -> bytes:
+    """The canonical JSON of `value`: sorted keys, no whitespace, UTF-8 (one line: newlines are escaped)."""
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+
+
 def content_digest(value: Any) -> str:
     """SHA-256 of the canonical JSON of `value` (sorted keys, no whitespace, UTF-8)."""
-    text = json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+    return hashlib.sha256(canonical_bytes(value)).hexdigest()
 
 
-@dataclass(slots=True)
+def primary_name_of(data: Mapping[str, Any]) -> str:
+    """:attr:`SanctionsEntry.primary_name` of an entry in its :meth:`SanctionsEntry.to_dict` form."""
+    names = data.get("names") or ()
+    for name in names:
+        if name.get("kind", "primary") == "primary":
+            return str(name["full"])
+    return str(names[0]["full"]) if names else ""
+
+
+#: Entries per compressed block of :class:`PackedEntries`: enough for zlib to fold the repeated keys, few
+#: enough that reading one entry decodes little.
+_BLOCK = 256
+_DIGEST_SIZE = 32
+
+
+class PackedEntries(Sequence[SanctionsEntry]):
+    """The entries of a parsed list, held as their canonical JSON (zlib-compressed by blocks) until stored.
+
+    Parsers append each entry as soon as it is read; the entry is kept as the bytes its entry hash digests,
+    not as a tree of Python objects (several times the size of the file it came from). Reading decodes
+    one block at a time. Counts, native ids and entry hashes are kept beside the blocks, so the guards
+    of a load never decode an entry. Append-only: an entry cannot be changed once added.
+    """
+
+    __slots__ = ("_blocks", "_pending", "_ids", "_digests", "_by_type", "_tally", "_unnamed", "_decoded")
+
+    def __init__(self, entries: Iterable[SanctionsEntry] = ()) -> None:
+        self._blocks: list[bytes] = []
+        self._pending: list[bytes] = []
+        self._ids: list[str] = []
+        self._digests = bytearray()
+        self._by_type: dict[str, int] = {}
+        self._tally = {"names": 0, "aliases": 0, "birth_dates": 0, "identifiers": 0}
+        self._unnamed: list[str] = []
+        self._decoded: tuple[int, list[bytes]] = (-1, [])
+        for entry in entries:
+            self.append(entry)
+
+    def append(self, entry: SanctionsEntry) -> None:
+        """Add one entry (kept as its canonical JSON)."""
+        blob = canonical_bytes(entry.to_dict())
+        self._ids.append(entry.native_id)
+        self._digests += hashlib.sha256(blob).digest()
+        self._by_type[entry.entry_type] = self._by_type.get(entry.entry_type, 0) + 1
+        tally = self._tally
+        tally["names"] += len(entry.names)
+        tally["aliases"] += sum(1 for n in entry.names if n.kind != "primary")
+        tally["birth_dates"] += len(entry.birth_dates)
+        tally["identifiers"] += len(entry.identifiers)
+        if not entry.names or not entry.names[0].full:
+            self._unnamed.append(entry.native_id)
+        self._pending.append(blob)
+        if len(self._pending) == _BLOCK:
+            self._blocks.append(zlib.compress(b"\n".join(self._pending), 1))
+            self._pending = []
+
+    def __len__(self) -> int:
+        return len(self._ids)
+
+    @overload
+    def __getitem__(self, index: int) -> SanctionsEntry: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> list[SanctionsEntry]: ...
+
+    def __getitem__(self, index: int | slice) -> SanctionsEntry | list[SanctionsEntry]:
+        if isinstance(index, slice):
+            return [self[i] for i in range(*index.indices(len(self)))]
+        position = index + len(self) if index < 0 else index
+        if not 0 <= position < len(self):
+            raise IndexError("entry index out of range")
+        block, offset = divmod(position, _BLOCK)
+        return SanctionsEntry.from_dict(json.loads(self._block(block)[offset]))
+
+    def __iter__(self) -> Iterator[SanctionsEntry]:
+        for data in self.dicts():
+            yield SanctionsEntry.from_dict(data)
+
+    def _block(self, number: int) -> list[bytes]:
+        if number == len(self._blocks):
+            return self._pending
+        if self._decoded[0] != number:
+            self._decoded = (number, zlib.decompress(self._blocks[number]).split(b"\n"))
+        return self._decoded[1]
+
+    def dicts(self) -> Iterator[dict[str, Any]]:
+        """Every entry in its :meth:`SanctionsEntry.to_dict` form, in order, without building the objects."""
+        for number in range(len(self._blocks)):
+            # Decoded here, not through the one-block cache, so iterating never keeps a block alive.
+            for line in zlib.decompress(self._blocks[number]).split(b"\n"):
+                yield json.loads(line)
+        for line in self._pending:
+            yield json.loads(line)
+
+    @property
+    def native_ids(self) -> Sequence[str]:
+        """Native ids in entry order (a read-only view: do not change it)."""
+        return self._ids
+
+    @property
+    def unnamed_ids(self) -> list[str]:
+        """Native ids of the entries without a (first) name, in entry order."""
+        return list(self._unnamed)
+
+    def entry_hash(self, position: int) -> str:
+        """:meth:`SanctionsEntry.entry_hash` of the entry at `position`, without decoding it."""
+        start = position * _DIGEST_SIZE
+        return self._digests[start : start + _DIGEST_SIZE].hex()
+
+    def entry_hashes(self) -> dict[str, str]:
+        """{native_id: entry hash} of every entry."""
+        return {native_id: self.entry_hash(i) for i, native_id in enumerate(self._ids)}
+
+    def counts(self) -> dict[str, Any]:
+        """Per-type and per-field counts of the entries."""
+        return {"entries": len(self), "by_type": dict(sorted(self._by_type.items())), **self._tally}
+
+
 class ParsedList:
-    """A whole list file parsed and validated, ready to be stored as a version."""
+    """A whole list file parsed and validated, ready to be stored as a version.
 
-    list_key: str
-    source_format: str
-    entries: list[SanctionsEntry]
-    published_at: datetime | None = None
-    source_uri: str | None = None
-    # Problems the parser tolerated (a record without a name, an unknown date shape), by native id.
-    warnings: list[str] = field(default_factory=list)
+    `entries` may be any iterable of entries: they are packed (:class:`PackedEntries`) as they are read.
+    """
+
+    __slots__ = ("list_key", "source_format", "entries", "published_at", "source_uri", "warnings")
+
+    def __init__(
+        self,
+        list_key: str,
+        source_format: str,
+        entries: Iterable[SanctionsEntry],
+        published_at: datetime | None = None,
+        source_uri: str | None = None,
+        warnings: list[str] | None = None,
+    ) -> None:
+        self.list_key = list_key
+        self.source_format = source_format
+        self.entries = entries if isinstance(entries, PackedEntries) else PackedEntries(entries)
+        self.published_at = published_at
+        self.source_uri = source_uri
+        # Problems the parser tolerated (a record without a name, an unknown date shape), by native id.
+        self.warnings: list[str] = list(warnings or ())
+
+    def __repr__(self) -> str:
+        return (
+            f"ParsedList(list_key={self.list_key!r}, source_format={self.source_format!r}, "
+            f"entries={len(self.entries)}, published_at={self.published_at!r})"
+        )
 
     def counts(self) -> dict[str, Any]:
         """Per-type and per-field counts recorded with the version."""
-        by_type: dict[str, int] = {}
-        names = aliases = dobs = idents = 0
-        for entry in self.entries:
-            by_type[entry.entry_type] = by_type.get(entry.entry_type, 0) + 1
-            names += len(entry.names)
-            aliases += sum(1 for n in entry.names if n.kind != "primary")
-            dobs += len(entry.birth_dates)
-            idents += len(entry.identifiers)
-        return {
-            "entries": len(self.entries),
-            "by_type": dict(sorted(by_type.items())),
-            "names": names,
-            "aliases": aliases,
-            "birth_dates": dobs,
-            "identifiers": idents,
-            "warnings": len(self.warnings),
-        }
+        return {**self.entries.counts(), "warnings": len(self.warnings)}

@@ -18,7 +18,15 @@ from kyc_core.lists.fields import (
     parse_birth_date,
     split_identifier_label,
 )
-from kyc_core.lists.model import Address, BirthDate, Identifier, Name, ParsedList, SanctionsEntry
+from kyc_core.lists.model import (
+    Address,
+    BirthDate,
+    Identifier,
+    Name,
+    PackedEntries,
+    ParsedList,
+    SanctionsEntry,
+)
 from kyc_core.lists.xmlstream import child, items, stream, text
 
 # OFAC ends every CSV of the trio with a lone SUB byte; a primary file without it was cut short.
@@ -243,20 +251,18 @@ def parse_csv_trio(trio: CsvTrio) -> ParsedList:
     if trio.comments:
         for row in _rows(trio.comments, 2, require_eof_marker=False):
             continuations[row[0].strip()] = continuations.get(row[0].strip(), "") + row[1]
-    aliases: dict[str, list[Name]] = {}
+    aliases: dict[str, str] = {}
     if trio.aliases:
         for row in _rows(trio.aliases, 5, require_eof_marker=False):
-            name = clean(row[3])
-            if name:
-                kind = (clean(row[2]) or "aka").lower().replace(".", "")
-                aliases.setdefault(row[0].strip(), []).append(Name(full=name, quality="strong", kind=kind))
-    addresses: dict[str, list[Address]] = {}
+            if name := clean(row[3]):
+                _add_record(aliases, row[0].strip(), (clean(row[2]) or "aka", name))
+    addresses: dict[str, str] = {}
     if trio.addresses:
         for row in _rows(trio.addresses, 6, require_eof_marker=False):
-            address = Address(street=clean(row[2]), city=clean(row[3]), country=country_value(clean(row[4])))
-            if any((address.street, address.city, address.country)):
-                addresses.setdefault(row[0].strip(), []).append(address)
-    entries = []
+            street, city, country = clean(row[2]), clean(row[3]), country_value(clean(row[4]))
+            if street or city or country:
+                _add_record(addresses, row[0].strip(), (street or "", city or "", country or ""))
+    entries = PackedEntries()
     seen: set[str] = set()
     for row in itertools.chain((first,), primary):
         ent_num = row[0].strip()
@@ -271,26 +277,41 @@ def parse_csv_trio(trio: CsvTrio) -> ParsedList:
     )
 
 
+# Alias and address rows wait for their primary row as one string per ent_num (rows joined by RS, fields
+# by US), not as objects, and are dropped once used: the join costs about what the side files weigh. Both
+# separators are whitespace to `clean`, so no cleaned value holds one.
+_RECORD_SEP, _FIELD_SEP = "\x1e", "\x1f"
+
+
+def _add_record(table: dict[str, str], ent_num: str, fields: tuple[str, ...]) -> None:
+    record = _FIELD_SEP.join(fields)
+    table[ent_num] = table[ent_num] + _RECORD_SEP + record if ent_num in table else record
+
+
+def _take_records(table: dict[str, str], ent_num: str) -> list[list[str]]:
+    joined = table.pop(ent_num, None)
+    return [record.split(_FIELD_SEP) for record in joined.split(_RECORD_SEP)] if joined else []
+
+
 def _csv_entry(
     list_key: str,
     row: list[str],
     continuations: dict[str, str],
-    aliases: dict[str, list[Name]],
-    addresses: dict[str, list[Address]],
+    aliases: dict[str, str],
+    addresses: dict[str, str],
 ) -> SanctionsEntry:
     ent_num = row[0].strip()
     entry_type = ofac_entry_type(row[2])
     primary_name = clean(row[1]) or ""
     first, last = split_person_name(primary_name) if entry_type == "person" else (None, None)
     remarks_raw = row[11] if clean(row[11]) else ""
-    remarks = " ".join((remarks_raw + continuations.get(ent_num, "")).split())
+    remarks = " ".join((remarks_raw + continuations.pop(ent_num, "")).split())
     facts = parse_remarks(remarks)
     names = [Name(full=primary_name, first=first, last=last)]
-    for alias in aliases.get(ent_num, ()):
-        a_first, a_last = split_person_name(alias.full) if entry_type == "person" else (None, None)
-        names.append(
-            Name(full=alias.full, quality=alias.quality, kind=alias.kind, first=a_first, last=a_last)
-        )
+    for alias_type, alias in _take_records(aliases, ent_num):
+        a_first, a_last = split_person_name(alias) if entry_type == "person" else (None, None)
+        kind = alias_type.lower().replace(".", "")
+        names.append(Name(full=alias, quality="strong", kind=kind, first=a_first, last=a_last))
     names.extend(facts.weak_aliases)
     identifiers = list(facts.identifiers)
     if call_sign := clean(row[5]):
@@ -306,7 +327,10 @@ def _csv_entry(
         nationalities=tuple(dict.fromkeys(facts.nationalities)),
         citizenships=tuple(dict.fromkeys(facts.citizenships)),
         countries=tuple(dict.fromkeys(countries)),
-        addresses=tuple(addresses.get(ent_num, ())),
+        addresses=tuple(
+            Address(street=street or None, city=city or None, country=country or None)
+            for street, city, country in _take_records(addresses, ent_num)
+        ),
         identifiers=tuple(identifiers),
         programmes=tuple(split_programmes(row[3])),
         remarks=remarks,
@@ -338,7 +362,7 @@ def legacy_list_key(path: Path) -> str:
 def parse_legacy_xml(path: Path, list_key: str | None = None) -> ParsedList:
     """Parse OFAC's `sdnList` XML (SDN.XML / CONSOLIDATED.XML), any namespace vintage."""
     key = list_key or legacy_list_key(path)
-    entries: list[SanctionsEntry] = []
+    entries = PackedEntries()
     published_at: datetime | None = None
     declared: int | None = None
     for name, element in stream(path, ("publshInformation", "sdnEntry"), root="sdnList"):

@@ -8,7 +8,15 @@ from pathlib import Path
 
 from kyc_core.errors import UserError
 from kyc_core.lists.fields import country_value, identifier_kind, parse_timestamp
-from kyc_core.lists.model import Address, BirthDate, Identifier, Name, ParsedList, SanctionsEntry
+from kyc_core.lists.model import (
+    Address,
+    BirthDate,
+    Identifier,
+    Name,
+    PackedEntries,
+    ParsedList,
+    SanctionsEntry,
+)
 from kyc_core.lists.ofac import dedupe_names, parse_remarks
 from kyc_core.lists.xmlstream import child, children, descendants, items, local, stream, text
 
@@ -70,7 +78,7 @@ def parse_enhanced_xml(path: Path) -> ParsedList:
     """Parse SDN_ENHANCED.XML / CONS_ENHANCED.XML."""
     published_at: datetime | None = None
     list_key = "ofac_sdn"
-    entries: list[SanctionsEntry] = []
+    entries = PackedEntries()
     for name, element in stream(path, ("publicationInfo", "entity"), root="sanctionsData"):
         if name == "publicationInfo":
             published_at = parse_timestamp(text(element, "dataAsOf"))
@@ -331,10 +339,10 @@ def parse_advanced_xml(path: Path) -> ParsedList:
     if not parties:
         raise UserError(f"{path.name}: no DistinctParty records")
     list_key = "ofac_sdn" if list_names and all("sdn" in n.lower() for n in list_names if n) else "ofac_cons"
-    entries = [
+    entries = PackedEntries(
         _advanced_entry(list_key, ref, party, locations, documents, programmes, listed_on)
         for party in parties
-    ]
+    )
     return ParsedList(
         list_key=list_key,
         source_format="ofac_advanced_xml",

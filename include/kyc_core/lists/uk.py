@@ -7,7 +7,15 @@ from pathlib import Path
 
 from kyc_core.errors import UserError
 from kyc_core.lists.fields import country_value, parse_birth_date, parse_timestamp
-from kyc_core.lists.model import Address, BirthDate, Identifier, Name, ParsedList, SanctionsEntry
+from kyc_core.lists.model import (
+    Address,
+    BirthDate,
+    Identifier,
+    Name,
+    PackedEntries,
+    ParsedList,
+    SanctionsEntry,
+)
 from kyc_core.lists.ofac import dedupe_names
 from kyc_core.lists.xmlstream import child, descendants, items, stream, text
 
@@ -16,7 +24,7 @@ _TYPES = {"individual": "person", "entity": "organization", "ship": "vessel"}
 
 def parse_uk_xml(path: Path) -> ParsedList:
     """Parse the FCDO UK Sanctions List XML."""
-    entries: list[SanctionsEntry] = []
+    entries = PackedEntries()
     published_at = None
     for _, element in stream(path, ("Designation",), root="Designations"):
         if published_at is None and element.getparent() is not None:

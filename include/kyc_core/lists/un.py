@@ -6,7 +6,15 @@ from pathlib import Path
 
 from kyc_core.errors import UserError
 from kyc_core.lists.fields import country_value, identifier_kind, parse_birth_date, parse_timestamp
-from kyc_core.lists.model import Address, BirthDate, Identifier, Name, ParsedList, SanctionsEntry
+from kyc_core.lists.model import (
+    Address,
+    BirthDate,
+    Identifier,
+    Name,
+    PackedEntries,
+    ParsedList,
+    SanctionsEntry,
+)
 from kyc_core.lists.ofac import dedupe_names
 from kyc_core.lists.xmlstream import child, children, stream, text
 
@@ -16,7 +24,7 @@ _QUALITY = {"good": "strong", "low": "weak", "a.k.a.": "strong", "f.k.a.": "stro
 
 def parse_un_xml(path: Path) -> ParsedList:
     """Parse the UN SC consolidated list: INDIVIDUALS then ENTITIES."""
-    entries: list[SanctionsEntry] = []
+    entries = PackedEntries()
     published_at = None
     for name, element in stream(path, ("INDIVIDUAL", "ENTITY"), root="CONSOLIDATED_LIST"):
         if published_at is None:

@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 from kyc_core.errors import UserError
 from kyc_core.lists.active import active_list_hashes, load_active_parties
 from kyc_core.lists.detect import detect, parse_path
-from kyc_core.lists.model import ParsedList, SanctionsEntry, content_digest
+from kyc_core.lists.model import ParsedList, SanctionsEntry, content_digest, primary_name_of
 from kyc_core.lists.ofac import legacy_list_key
 from kyc_core.screening.persist import screener_for
 from kyc_core.settings import get_settings
@@ -145,22 +145,9 @@ def store_parsed(
     `build_index=False` leaves the screening index to a later activation (several files loaded in a row).
     """
     moment = _now(now)
-    rows: list[dict[str, Any]] = []
-    hashes: dict[str, str] = {}
-    for entry in parsed.entries:
-        data = entry.to_dict()
-        digest = content_digest(data)
-        hashes[entry.native_id] = digest
-        rows.append(
-            {
-                "list_key": parsed.list_key,
-                "native_id": entry.native_id,
-                "entry_type": entry.entry_type,
-                "primary_name": entry.primary_name,
-                "entry_hash": digest,
-                "data": data,
-            }
-        )
+    # Hashes and counts were taken while parsing: the guards below never decode an entry.
+    entry_count = len(parsed.entries)
+    hashes = parsed.entries.entry_hashes()
     content_hash = list_content_hash(hashes)
     active = active_version(session, parsed.list_key, lock=True)
     if active is not None and active.content_hash == content_hash:
@@ -192,7 +179,7 @@ def store_parsed(
             source_uri=parsed.source_uri,
             source_format=parsed.source_format,
         )
-    reason = sanity_problem(len(rows), active.entry_count if active is not None else None, force=force)
+    reason = sanity_problem(entry_count, active.entry_count if active is not None else None, force=force)
     if reason is None and not force and held is not None:
         reason = f"same content as version {held.id}, which a reviewer rejected"
     if reason is None and not force and active is not None:
@@ -206,7 +193,7 @@ def store_parsed(
             reason=reason,
             actor=actor,
             content_hash=content_hash,
-            entry_count=len(rows),
+            entry_count=entry_count,
             counts=counts,
             published_at=parsed.published_at,
             now=moment,
@@ -225,7 +212,7 @@ def store_parsed(
         published_at=parsed.published_at,
         loaded_at=moment,
         status="quarantined" if quarantine else "active",
-        entry_count=len(rows),
+        entry_count=entry_count,
         counts=counts,
         previous_version_id=active.id if active is not None else None,
         delta_added=len(delta["added"]),
@@ -238,16 +225,14 @@ def store_parsed(
         active.status = "superseded"
     session.add(version)
     session.flush()
-    for row in rows:
-        row["version_id"] = version.id
-    for start in range(0, len(rows), _INSERT_CHUNK):
-        session.execute(insert(ListEntry), rows[start : start + _INSERT_CHUNK])
+    for rows in _entry_rows(parsed, version.id):
+        session.execute(insert(ListEntry), rows)
     outcome = LoadOutcome(
         list_key=parsed.list_key,
         status="quarantined" if quarantine else "activated",
         version_id=version.id,
         previous_version_id=version.previous_version_id,
-        entry_count=len(rows),
+        entry_count=entry_count,
         added=version.delta_added,
         changed=version.delta_changed,
         removed=version.delta_removed,
@@ -272,6 +257,29 @@ def store_parsed(
     if build_index:
         screener_for(active_list_hashes(session), lambda: load_active_parties(session))
     return outcome
+
+
+def _entry_rows(parsed: ParsedList, version_id: int) -> Iterator[list[dict[str, Any]]]:
+    """The stored rows of `parsed`, decoded `_INSERT_CHUNK` entries at a time (never the whole list at once)."""
+    entries = parsed.entries
+    rows: list[dict[str, Any]] = []
+    for position, data in enumerate(entries.dicts()):
+        rows.append(
+            {
+                "version_id": version_id,
+                "list_key": parsed.list_key,
+                "native_id": data["native_id"],
+                "entry_type": data["entry_type"],
+                "primary_name": primary_name_of(data),
+                "entry_hash": entries.entry_hash(position),
+                "data": data,
+            }
+        )
+        if len(rows) == _INSERT_CHUNK:
+            yield rows
+            rows = []
+    if rows:
+        yield rows
 
 
 def _same_content(
