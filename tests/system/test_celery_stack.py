@@ -211,6 +211,11 @@ def test_roles_keep_event_logs_and_run_conf_from_analysts(stack):
     assert _http(base, "GET", "/api/v2/eventLogs", token=integrator)[0] == 403
     assert _http(base, "GET", "/api/v2/dags/kyc_sanctions_refresh/dagRuns", token=integrator)[0] == 403
     assert _http(base, "GET", "/api/v2/dags/~/dagRuns/~/hitlDetails", token=integrator)[0] == 403
+    assert _http(base, "GET", "/kyc/api/cases", token=integrator)[0] == 403  # cases hold names: not an integrator's
+    # The workspace's intake endpoint is the integrator's: an invalid request is refused field by field (no run).
+    status, body = _http(base, "POST", "/kyc/api/intake", conf, integrator)
+    assert status == 422 and body["errors"], body
+    assert _http(base, "POST", "/kyc/api/intake", conf, analyst)[0] == 403
 
     # Analyst: the case list and the review requests, but no run (so no conf) and no audit log.
     assert _http(base, "GET", "/kyc/api/cases", token=analyst)[0] == 200

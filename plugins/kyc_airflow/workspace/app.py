@@ -1,8 +1,9 @@
 """The analysts' workspace: cases, one case in full, and the sources' health, inside Airflow's api-server.
 
-Every route requires an Airflow user who may read the `kyc_onboarding` DAG, checked by Airflow's own auth
-manager (the JWT from the UI's `_token` cookie or a Bearer header). Nothing here changes a case: reviews
-stay Airflow's human-in-the-loop actions, which the pages link to.
+The case and source pages require an Airflow user who may read the `kyc_case_review` DAG (reviewers, admins), the
+intake endpoint one who may start `kyc_onboarding` runs (integrators), both checked by Airflow's own auth manager
+(the JWT from the UI's `_token` cookie or a Bearer header). Nothing here changes a case: reviews stay Airflow's
+human-in-the-loop actions, which the pages link to.
 """
 
 # No `from __future__ import annotations`: FastAPI reads the route signatures' annotations at runtime.
@@ -15,7 +16,7 @@ from urllib.parse import quote, urlencode, urlparse
 
 from airflow.api_fastapi.auth.managers.models.resource_details import DagAccessEntity
 from airflow.api_fastapi.core_api.security import get_user, requires_access_dag
-from fastapi import Depends, FastAPI, HTTPException, Query, Request
+from fastapi import APIRouter, Depends, FastAPI, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
 from fastapi.templating import Jinja2Templates
 from kyc_core.cases.casefile import render_csv
@@ -41,7 +42,7 @@ from kyc_core.store.db import session_scope
 from starlette.concurrency import run_in_threadpool
 
 from kyc_airflow.plugin import URL_PREFIX
-from kyc_airflow.runtime import kyc_database_url
+from kyc_airflow.runtime import kyc_database_url, login_of
 
 #: The DAG whose readers may use the workspace: its runs are where the cases come from.
 DAG_ID = "kyc_onboarding"
@@ -76,13 +77,18 @@ class WorkspaceConfig:
 # --- authorisation --------------------------------------------------------------------------------------
 
 
-def _dag_reader():
-    """Airflow's own check: the caller may read the `kyc_onboarding` DAG (401 anonymous, 403 otherwise)."""
-    return requires_access_dag("GET", param_dag_id=DAG_ID)
+#: Reading cases is reading the DAG where cases are reviewed: reviewers and admins may, an integrator (who may only
+#: start `kyc_onboarding` and read its runs) may not.
+CASES_DAG_ID = "kyc_case_review"
+
+
+def _case_reader():
+    """Airflow's own check: the caller may read the `kyc_case_review` DAG (401 anonymous, 403 otherwise)."""
+    return requires_access_dag("GET", param_dag_id=CASES_DAG_ID)
 
 
 def _actor(user: Any) -> str:
-    return f"user:{user.get_id()}"
+    return f"user:{login_of(user)}"
 
 
 # --- helpers ----------------------------------------------------------------------------------------------
@@ -200,10 +206,11 @@ def _wants_html(request: Request) -> bool:
 
 
 def create_app(config: WorkspaceConfig | None = None) -> FastAPI:
-    """The workspace as a FastAPI app; every route depends on Airflow's DAG read permission."""
+    """The workspace as a FastAPI app: the case and source pages need read access to `kyc_case_review`, the intake
+    endpoint the right to start `kyc_onboarding` runs (Airflow's auth manager decides both)."""
     cfg = config or WorkspaceConfig()
-    reader = _dag_reader()
-    app = FastAPI(title="KYC workspace", dependencies=[Depends(reader)], docs_url=None, redoc_url=None, openapi_url=None)
+    app = FastAPI(title="KYC workspace", docs_url=None, redoc_url=None, openapi_url=None)
+    cases = APIRouter(dependencies=[Depends(_case_reader())])
     User = Annotated[Any, Depends(get_user)]
 
     @app.exception_handler(HTTPException)
@@ -231,12 +238,12 @@ def create_app(config: WorkspaceConfig | None = None) -> FastAPI:
             return list_cases(session, params["filter"], sort=params["sort"], descending=params["descending"],
                               page=params["page"], page_size=params["page_size"])
 
-    @app.get("/api/cases")
+    @cases.get("/api/cases")
     def api_cases(params: Annotated[dict, Depends(_list_params)]) -> dict[str, Any]:
         """One page of cases as JSON (ids and references only)."""
         return _page_json(_cases(params))
 
-    @app.get("/cases", response_class=HTMLResponse)
+    @cases.get("/cases", response_class=HTMLResponse)
     def cases_page(request: Request, user: User, params: Annotated[dict, Depends(_list_params)]):
         """The cases list with its filters."""
         result = _cases(params)
@@ -253,13 +260,13 @@ def create_app(config: WorkspaceConfig | None = None) -> FastAPI:
             "run_link": lambda run_id: _links(run_id).get("run_required_actions"),
         })
 
-    @app.get("/api/cases/{case_id}")
+    @cases.get("/api/cases/{case_id}")
     def api_case(case_id: str, user: User) -> dict[str, Any]:
         """One case in full, as JSON; recorded as viewed."""
         case = _viewed(case_id, user, "api")
         return {**case, "links": _links(case["decision"]["run_id"])}
 
-    @app.get("/cases/{case_id}", response_class=HTMLResponse)
+    @cases.get("/cases/{case_id}", response_class=HTMLResponse)
     def case_page(request: Request, case_id: str, user: User):
         """One case in full; recorded as viewed."""
         case = _viewed(case_id, user, "page")
@@ -269,7 +276,7 @@ def create_app(config: WorkspaceConfig | None = None) -> FastAPI:
             "factor_max": max(top, 0.35), "json": lambda v: json.dumps(v, indent=2, ensure_ascii=False, default=str),
         })
 
-    @app.get("/cases/{case_id}/export.json")
+    @cases.get("/cases/{case_id}/export.json")
     def export_json(case_id: str, user: User) -> Response:
         """The case file as JSON (the same export as `kyc case export`); recorded as viewed."""
         case = _viewed(case_id, user, "export_json")
@@ -277,7 +284,7 @@ def create_app(config: WorkspaceConfig | None = None) -> FastAPI:
         return Response(json.dumps(body, indent=2, ensure_ascii=False, default=str), media_type="application/json",
                         headers={"Content-Disposition": f'attachment; filename="case-{case["decision"]["id"]}.json"'})
 
-    @app.get("/cases/{case_id}/export.csv")
+    @cases.get("/cases/{case_id}/export.csv")
     def export_csv(case_id: str, user: User) -> Response:
         """The case file as CSV (the same export as `kyc case export`); recorded as viewed."""
         case = _viewed(case_id, user, "export_csv")
@@ -337,12 +344,12 @@ def create_app(config: WorkspaceConfig | None = None) -> FastAPI:
             await backend.aclose()
         return out
 
-    @app.get("/api/sources")
+    @cases.get("/api/sources")
     async def api_sources() -> dict[str, Any]:
         """Breakers, last 24 h of calls, spend and incidents per source, as JSON."""
         return await _health()
 
-    @app.get("/sources", response_class=HTMLResponse)
+    @cases.get("/sources", response_class=HTMLResponse)
     async def sources_page(request: Request, user: User):
         """Breakers, last 24 h of calls, spend and incidents per source."""
         return TEMPLATES.TemplateResponse(request, "sources.html", {
@@ -402,4 +409,5 @@ def create_app(config: WorkspaceConfig | None = None) -> FastAPI:
                                 f"Airflow refused the run: {detail}")
         return True
 
+    app.include_router(cases)
     return app
