@@ -52,7 +52,7 @@ lint: install
 lock: $(UV)
 	$(UV) lock
 
-## clean: stop the demo and the stack, drop the demo's PostgreSQL metadata database, remove .demo, .kyc and .stack
+## clean: stop the demo and the stack, drop the demo's PostgreSQL databases (metadata and KYC), remove .demo, .kyc and .stack
 clean: stop stack-stop
 	@if [ -x $(VENV)/bin/python ]; then $(VENV)/bin/python scripts/demo.py clean; fi
 	rm -rf .demo .kyc .stack

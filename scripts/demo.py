@@ -20,6 +20,7 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import NoReturn
@@ -146,11 +147,16 @@ def _secrets() -> dict[str, str]:
 DEMO_PG = os.environ.get("DEMO_PG_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 
 
-def metadata_database_name() -> str:
-    """The demo's own metadata database on PostgreSQL: one per demo home, so two demos never share one."""
+def _database_name(base: str) -> str:
+    """One database per demo home, so two demos never share one: `base` for `.demo`, `base_<hash>` for another home."""
     if DEMO_HOME == (REPO / ".demo").resolve():
-        return "airflow_demo"
-    return "airflow_demo_" + hashlib.sha256(str(DEMO_HOME).encode()).hexdigest()[:10]
+        return base
+    return f"{base}_" + hashlib.sha256(str(DEMO_HOME).encode()).hexdigest()[:10]
+
+
+def metadata_database_name() -> str:
+    """The demo's own metadata database on PostgreSQL."""
+    return _database_name("airflow_demo")
 
 
 def metadata_url() -> str:
@@ -194,6 +200,203 @@ def drop_metadata_database() -> None:
         pass
 
 
+# --- the KYC store ------------------------------------------------------------------------------------
+
+#: On PostgreSQL, as in docker/init.env and docker/airflow.env: the schema owner migrates the KYC database, every
+#: Airflow component (and so every task) connects as the app role, which `kyc db grant-app-role` limits to INSERT and
+#: SELECT on decisions and the audit trail and to no DELETE anywhere. Neither role is a superuser.
+KYC_OWNER_ROLE, KYC_OWNER_PASSWORD = "kyc_demo_owner", "kyc-demo-owner"
+KYC_APP_ROLE, KYC_APP_PASSWORD = "kyc_demo_app", "kyc-demo-app"
+#: Tables the app role may only read and append to (kyc_core.store.roles.APPEND_ONLY), checked after the grant.
+APPEND_ONLY = ("audit_event", "decision", "screening_hit", "match_judgement")
+
+
+@dataclass(frozen=True)
+class KycStore:
+    """Where the KYC store is and who connects to it."""
+
+    owner_url: str  # `kyc db upgrade` and `kyc db grant-app-role`
+    app_url: str  # every Airflow component and task, the `kyc` commands the demo runs, its own reads
+    app_role: str | None = None  # None: the embedded SQLite file (no roles)
+
+    @property
+    def database(self) -> str:
+        return _parse_url(self.owner_url).database or ""
+
+
+def _parse_url(url: str):
+    from sqlalchemy.engine import make_url
+
+    return make_url(url)
+
+
+def kyc_database_name() -> str:
+    """The demo's own KYC database on PostgreSQL."""
+    return _database_name("kyc_demo")
+
+
+def _with_login(url: str, role: str, password: str) -> str:
+    return _parse_url(url).set(username=role, password=password).render_as_string(hide_password=False)
+
+
+def _libpq(url: str) -> str:
+    """A SQLAlchemy PostgreSQL URL as psycopg (libpq) takes it."""
+    return _parse_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+
+
+def _ensure_login_role(conn, role: str, password: str) -> None:
+    """Create `role` (LOGIN, not a superuser) when missing; a superuser connection also resets its attributes."""
+    import psycopg
+    from psycopg import sql
+
+    if conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (role,)).fetchone() is None:
+        try:
+            conn.execute(sql.SQL("CREATE ROLE {} LOGIN PASSWORD {}").format(sql.Identifier(role), sql.Literal(password)))
+        except (psycopg.errors.DuplicateObject, psycopg.errors.UniqueViolation):
+            pass  # another demo created it at the same moment
+    if conn.execute("SELECT rolsuper FROM pg_roles WHERE rolname = current_user").fetchone()[0]:
+        conn.execute(sql.SQL("ALTER ROLE {} LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS PASSWORD {}")
+                     .format(sql.Identifier(role), sql.Literal(password)))
+    superuser = conn.execute("SELECT rolsuper OR rolbypassrls FROM pg_roles WHERE rolname = %s", (role,)).fetchone()
+    if superuser is None or superuser[0]:
+        fail(f"role {role} is missing or a superuser: tasks never connect as a superuser (drop or fix the role)")
+
+
+def kyc_store() -> KycStore:
+    """The KYC store: `KYC_DATABASE_URL` when set (on PostgreSQL: the schema owner's URL; the demo adds the app
+    role), else the demo's own PostgreSQL database recreated fresh when PostgreSQL answers, else the embedded SQLite."""
+    configured = os.environ.get("KYC_DATABASE_URL", "")
+    if configured:
+        if _parse_url(configured).get_backend_name() != "postgresql":
+            return KycStore(configured, configured)
+        return _configured_postgres(configured)
+    sqlite = f"sqlite:///{DEMO_HOME / 'kyc.db'}"
+    try:
+        import psycopg
+        from psycopg import sql
+    except ImportError:
+        return KycStore(sqlite, sqlite)
+    name = kyc_database_name()
+    try:
+        conn = psycopg.connect(DEMO_PG, autocommit=True, connect_timeout=3)
+    except psycopg.Error:
+        return KycStore(sqlite, sqlite)
+    try:
+        with conn:
+            for role, password in ((KYC_OWNER_ROLE, KYC_OWNER_PASSWORD), (KYC_APP_ROLE, KYC_APP_PASSWORD)):
+                _ensure_login_role(conn, role, password)
+            conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+            conn.execute(sql.SQL("CREATE DATABASE {} OWNER {}").format(sql.Identifier(name), sql.Identifier(KYC_OWNER_ROLE)))
+    except psycopg.Error as exc:
+        fail(f"cannot create the KYC database {name} through {_describe(DEMO_PG)}: {str(exc).strip().splitlines()[0]}")
+    host = DEMO_PG.split("@", 1)[1].split("/", 1)[0]
+    owner = f"postgresql+psycopg://{KYC_OWNER_ROLE}:{KYC_OWNER_PASSWORD}@{host}/{name}"
+    return KycStore(owner, _with_login(owner, KYC_APP_ROLE, KYC_APP_PASSWORD), KYC_APP_ROLE)
+
+
+def _configured_postgres(owner_url: str) -> KycStore:
+    """`KYC_DATABASE_URL` on PostgreSQL: migrated in place as the URL's role; the app role is created by that role when
+    it may create roles, else through `DEMO_PG_ADMIN_URL`."""
+    import psycopg
+
+    owner = _parse_url(owner_url).username
+    may = False
+    if owner == KYC_APP_ROLE:
+        fail(f"KYC_DATABASE_URL is the schema owner's URL; {KYC_APP_ROLE} is the role tasks connect as")
+    try:
+        with psycopg.connect(_libpq(owner_url), autocommit=True, connect_timeout=5) as conn:
+            may = conn.execute("SELECT rolsuper OR rolcreaterole FROM pg_roles WHERE rolname = current_user").fetchone()[0]
+            if may:
+                _ensure_login_role(conn, KYC_APP_ROLE, KYC_APP_PASSWORD)
+    except psycopg.Error as exc:
+        fail(f"cannot set up the task role through KYC_DATABASE_URL ({_describe(owner_url)}): "
+             f"{str(exc).strip().splitlines()[0]}")
+    if not may:
+        try:
+            with psycopg.connect(DEMO_PG, autocommit=True, connect_timeout=5) as conn:
+                _ensure_login_role(conn, KYC_APP_ROLE, KYC_APP_PASSWORD)
+        except psycopg.Error:
+            fail(f"role {owner} may not create roles and {_describe(DEMO_PG)} (DEMO_PG_ADMIN_URL) does not answer: create the "
+                 f"task role first (CREATE ROLE {KYC_APP_ROLE} LOGIN PASSWORD '{KYC_APP_PASSWORD}')")
+    return KycStore(owner_url, _with_login(owner_url, KYC_APP_ROLE, KYC_APP_PASSWORD), KYC_APP_ROLE)
+
+
+def check_app_role(store: KycStore) -> str:
+    """Connect as the app role and check what the database lets it do; one line saying so (fails the demo otherwise)."""
+    import psycopg
+
+    with psycopg.connect(_libpq(store.app_url), autocommit=True, connect_timeout=5) as conn:
+        user, superuser = conn.execute("SELECT current_user, rolsuper OR rolbypassrls FROM pg_roles "
+                                       "WHERE rolname = current_user").fetchone()
+        owner = conn.execute("SELECT pg_get_userbyid(relowner) FROM pg_class WHERE oid = 'public.decision'::regclass").fetchone()[0]
+        tables = [r[0] for r in conn.execute("SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+                                             "WHERE n.nspname = 'public' AND c.relkind = 'r'")]
+        deletable = [t for t in tables if conn.execute("SELECT has_table_privilege(%s, 'DELETE')", (t,)).fetchone()[0]]
+        editable = [t for t in APPEND_ONLY
+                    if conn.execute("SELECT has_table_privilege(%s, 'UPDATE')", (t,)).fetchone()[0]]
+    if user != store.app_role or superuser or user == owner or deletable or editable:
+        fail(f"the task role is not locked down: {user} (superuser: {superuser}, schema owner {owner}, DELETE on "
+             f"{deletable or 'nothing'}, UPDATE on {editable or 'nothing'})")
+    return (f"KYC database {store.database}: schema owned by {owner}; tasks connect as {user} (not a superuser; "
+            f"SELECT and INSERT only on {', '.join(APPEND_ONLY)}; DELETE on no table)")
+
+
+def drop_kyc_database() -> None:
+    """Drop the demo's own PostgreSQL KYC database, if there is one (`demo.py clean`); never one named by KYC_DATABASE_URL."""
+    if os.environ.get("KYC_DATABASE_URL"):
+        return
+    import psycopg
+    from psycopg import sql
+
+    name = kyc_database_name()
+    try:
+        with psycopg.connect(DEMO_PG, autocommit=True, connect_timeout=3) as conn:
+            if conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone():
+                conn.execute(sql.SQL("DROP DATABASE {} WITH (FORCE)").format(sql.Identifier(name)))
+                say(f"dropped the KYC database {name}")
+    except psycopg.Error:
+        pass
+
+
+#: Connections to the KYC database seen while the demo waits for runs: role -> backends (pid, start) seen.
+_SEEN: dict[str, set[tuple[int, str]]] = {}
+
+
+def observe_connections(store: KycStore | None) -> None:
+    """Note which roles the processes connected to the KYC database use right now (tasks, the api-server's plugin)."""
+    if store is None or store.app_role is None:
+        return
+    import psycopg
+
+    try:
+        with psycopg.connect(_libpq(store.app_url), autocommit=True, connect_timeout=3) as conn:
+            rows = conn.execute("SELECT usename, pid, backend_start::text FROM pg_stat_activity WHERE datname = current_database() "
+                                "AND backend_type = 'client backend' AND pid <> pg_backend_pid()").fetchall()
+    except psycopg.Error:
+        return
+    for role, pid, begun in rows:
+        _SEEN.setdefault(role or "?", set()).add((pid, begun))
+
+
+def connections_report(store: KycStore) -> tuple[str, list[str]]:
+    """One line on the roles seen connected to the KYC database during the runs; what was not as expected."""
+    seen = {role: len(backends) for role, backends in _SEEN.items()}
+    if set(seen) == {store.app_role}:
+        return (f"tasks connected to the KYC database {store.database} as {store.app_role} only "
+                f"({seen[store.app_role]} connections seen during the runs)"), []
+    listed = ", ".join(f"{role} {n}" for role, n in sorted(seen.items())) or "none seen"
+    return (f"connections to the KYC database {store.database} during the runs: {listed}",
+            [f"connections to the KYC database not as {store.app_role} only ({listed})"])
+
+
+def write_store_file(store: KycStore) -> None:
+    """$DEMO_HOME/kyc_database.json: the URLs of the demo's KYC store (for `kyc` commands and the system test)."""
+    path = DEMO_HOME / "kyc_database.json"
+    path.write_text(json.dumps({"owner_url": store.owner_url, "app_url": store.app_url, "app_role": store.app_role,
+                                "database": store.database}, indent=2))
+    path.chmod(0o600)
+
+
 def render_config(airflow_db_url: str) -> None:
     """Write $AIRFLOW_HOME/airflow.cfg from airflow.cfg.template and the demo users' passwords."""
     AIRFLOW_HOME.mkdir(parents=True, exist_ok=True)
@@ -214,10 +417,10 @@ def render_config(airflow_db_url: str) -> None:
     (AIRFLOW_HOME / "passwords.json").write_text(json.dumps(USERS))
 
 
-def demo_env() -> dict[str, str]:
-    """Environment of every process: Airflow home, the KYC stores and the connections."""
+def demo_env(kyc_url: str) -> dict[str, str]:
+    """Environment of every process: Airflow home, the KYC store (`kyc_url`: the app role's on PostgreSQL) and the
+    connections."""
     env = dict(os.environ)
-    kyc_url = os.environ.get("KYC_DATABASE_URL") or f"sqlite:///{DEMO_HOME / 'kyc.db'}"
     env.update(
         AIRFLOW_HOME=str(AIRFLOW_HOME),
         AIRFLOW_CONFIG=str(AIRFLOW_HOME / "airflow.cfg"),
@@ -266,10 +469,10 @@ def write_monitoring_config() -> None:
     shutil.copy(source / "budget.yaml", target / "budget.yaml")
 
 
-def monitor_once(token: str) -> str:
+def monitor_once(token: str, store: KycStore | None = None) -> str:
     """Run the SLA monitor now (probes, evaluation, alerts) and wait for it; its state."""
     run_id = trigger(token, "kyc_source_sla_monitor", {})
-    return wait_runs(token, "kyc_source_sla_monitor", [run_id], timeout=300).get(run_id, "unknown")
+    return wait_runs(token, "kyc_source_sla_monitor", [run_id], timeout=300, store=store).get(run_id, "unknown")
 
 
 def caught_mail() -> tuple[list[str], list[str]]:
@@ -515,7 +718,7 @@ def emulator_event(event: dict) -> None:
         pass
 
 
-def perpetual_scene(token: str, samples: list[dict]) -> list[str]:
+def perpetual_scene(token: str, samples: list[dict], env: dict[str, str], store: KycStore) -> list[str]:
     """Perpetual KYC: a liquidation notice re-opens a case; a hit judged a false positive stays quiet when screened again.
 
     Returns what did not end as expected.
@@ -525,7 +728,6 @@ def perpetual_scene(token: str, samples: list[dict]) -> list[str]:
     from kyc_core.store import decisions, flags
     from kyc_core.store.db import session_scope
 
-    env = demo_env()
     kyc_url = env["KYC_DATABASE_URL"]
 
     def customer(label: str) -> tuple[str, str]:
@@ -546,11 +748,12 @@ def perpetual_scene(token: str, samples: list[dict]) -> list[str]:
     wait_for_dag(token, "kyc_registry_watch", paused=True)
     watch = trigger(token, "kyc_registry_watch", {})
     set_paused(token, "kyc_registry_watch", False)
-    if wait_runs(token, "kyc_registry_watch", [watch]).get(watch) != "success":
+    if wait_runs(token, "kyc_registry_watch", [watch], store=store).get(watch) != "success":
         fail(f"kyc_registry_watch did not succeed; see {LOGS}")
     say("kyc_registry_watch found the notice; kyc_perpetual_review re-reviews the flagged customers")
     deadline = time.monotonic() + 600
     while time.monotonic() < deadline:
+        observe_connections(store)
         with session_scope(kyc_url) as session:
             if not flags.open_flags(session, [liquidated, judged]):
                 break
@@ -588,11 +791,13 @@ def wait_quiet(token: str, dag_id: str, timeout: float = 300) -> None:
 
 
 def wait_runs(token: str, dag_id: str, run_ids: list[str], timeout: float = 600, tokens: dict[str, str] | None = None,
-              by_customer: dict[str, dict] | None = None) -> dict[str, str]:
-    """Poll the runs until each is finished (answering reviews when tokens are given); run id -> state."""
+              by_customer: dict[str, dict] | None = None, store: KycStore | None = None) -> dict[str, str]:
+    """Poll the runs until each is finished (answering reviews when tokens are given, noting who is connected to the
+    KYC store when given); run id -> state."""
     states: dict[str, str] = {}
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
+        observe_connections(store)
         for run_id in run_ids:
             if states.get(run_id) in ("success", "failed"):
                 continue
@@ -689,9 +894,14 @@ def run() -> int:
             fail(f"port {port} on 127.0.0.1 is in use (set DEMO_PORT / DEMO_EMULATOR_PORT)")
     DEMO_HOME.mkdir(parents=True, exist_ok=True)
     airflow_db_url = metadata_url()
+    store = kyc_store()
+    write_store_file(store)
     render_config(airflow_db_url)
     write_monitoring_config()
-    env = demo_env()
+    # Every process the demo starts, and every `kyc` command it runs, connects as the app role; only the migration
+    # and the grant run as the schema owner.
+    env = demo_env(store.app_url)
+    owner_env = {**env, "KYC_DATABASE_URL": store.owner_url}
     airflow = str(VENV_BIN / "airflow")
     kyc = str(VENV_BIN / "kyc")
     started = time.monotonic()
@@ -702,8 +912,11 @@ def run() -> int:
         # Assessments in flight are limited by this pool, not by onboarding runs (reviews wait in their own DAG).
         _check(subprocess.run([airflow, "pools", "set", "kyc_assessment", "4", "KYC assessments in flight"], env=env,
                               stdout=_log("airflow-pools"), stderr=subprocess.STDOUT), "airflow pools set")
-        say(f"migrating the KYC database ({_describe(env['KYC_DATABASE_URL'])})")
-        _check(subprocess.run([kyc, "db", "upgrade"], env=env), "kyc db upgrade")
+        say(f"migrating the KYC database ({_describe(store.owner_url)})")
+        _check(subprocess.run([kyc, "db", "upgrade"], env=owner_env), "kyc db upgrade")
+        if store.app_role:
+            _check(subprocess.run([kyc, "db", "grant-app-role", store.app_role], env=owner_env), "kyc db grant-app-role")
+            say(check_app_role(store))
         start("mailsink", [kyc, "mailsink", "--port", str(SMTP_PORT), "--dir", str(DEMO_HOME / "mail")], env)
         start(
             "emulator",
@@ -725,7 +938,7 @@ def run() -> int:
         say("loading the sanctions lists (OFAC, UN, EU) from the emulator through kyc_sanctions_refresh")
         refresh = trigger(token, "kyc_sanctions_refresh", {})
         set_paused(token, "kyc_sanctions_refresh", False)
-        if wait_runs(token, "kyc_sanctions_refresh", [refresh]).get(refresh) != "success":
+        if wait_runs(token, "kyc_sanctions_refresh", [refresh], store=store).get(refresh) != "success":
             fail(f"kyc_sanctions_refresh did not succeed; see {LOGS}")
         samples = build_samples()
         (DEMO_HOME / "samples.json").write_text(json.dumps(samples, indent=2))
@@ -738,8 +951,8 @@ def run() -> int:
             try:
                 run_id = trigger(token, "kyc_onboarding", sample["conf"])
                 sample["run_id"] = run_id
-                states.update(wait_runs(token, "kyc_onboarding", [run_id]))
-                say(f"running kyc_source_sla_monitor during the {sample['outage']} outage: {monitor_once(token)}")
+                states.update(wait_runs(token, "kyc_onboarding", [run_id], store=store))
+                say(f"running kyc_source_sla_monitor during the {sample['outage']} outage: {monitor_once(token, store)}")
             finally:
                 emulator_faults(sample["outage"], None)
                 recovered_at = time.monotonic()
@@ -753,19 +966,20 @@ def run() -> int:
             fail(f"a conf with an unknown segment was not refused by the REST API ({refused})")
         say("a conf with an unknown segment was refused by the REST API (400): no run, nothing written")
         pending = [s["run_id"] for s in samples if s["run_id"] not in states]
-        states.update(wait_runs(token, "kyc_onboarding", pending))
+        states.update(wait_runs(token, "kyc_onboarding", pending, store=store))
         run_ids = [s["run_id"] for s in samples]
         # Onboarding runs end with the proposed decision; the reviews wait in their own kyc_case_review runs.
         reviews = review_runs(env["KYC_DATABASE_URL"], run_ids)
         say(f"{len(reviews)} decision(s) wait for a person in kyc_case_review; the reviewers answer")
-        review_states = wait_runs(token, "kyc_case_review", reviews, tokens=tokens, by_customer=customers_of(samples))
+        review_states = wait_runs(token, "kyc_case_review", reviews, tokens=tokens, by_customer=customers_of(samples),
+                                  store=store)
         if any(state != "success" for state in review_states.values()):
             fail(f"a kyc_case_review run did not succeed: {review_states}; see {LOGS}")
         wait_quiet(token, "kyc_sanctions_delta_screening")
-        perpetual_unexpected = perpetual_scene(token, samples)
+        perpetual_unexpected = perpetual_scene(token, samples, env, store)
         # The outage's failures must leave the status window before the monitor can see the recovery.
         time.sleep(max(0.0, 65 - (time.monotonic() - recovered_at)))
-        say(f"running kyc_source_sla_monitor after the outage ended: {monitor_once(token)}")
+        say(f"running kyc_source_sla_monitor after the outage ended: {monitor_once(token, store)}")
         rows, unexpected = results_table(samples, run_ids, states, env["KYC_DATABASE_URL"])
         unexpected += perpetual_unexpected
         print()
@@ -781,11 +995,15 @@ def run() -> int:
                 unexpected.append(f"no alert '{prefix.strip()} ...'")
         audit = subprocess.run([kyc, "audit", "verify"], env=env, capture_output=True, text=True)
         say(audit.stdout.strip() or audit.stderr.strip())
+        if store.app_role:
+            line, wrong = connections_report(store)
+            say(line)
+            unexpected += wrong
         ok = not unexpected and audit.returncode == 0
         if unexpected:
             sys.stderr.write(f"[demo] samples that did not end as expected: {', '.join(unexpected)}\n")
         say("explain any decision (8-character ids work):")
-        print(f"    export KYC_DATABASE_URL='{_describe(env['KYC_DATABASE_URL'])}'")
+        print(f"    export KYC_DATABASE_URL='{env['KYC_DATABASE_URL']}'")
         print("    .venv/bin/kyc case show <customer or decision id>")
         say(f"done in {time.monotonic() - started:.0f}s")
     finally:
@@ -795,7 +1013,9 @@ def run() -> int:
         print()
         say(f"Airflow UI: {BASE}/  (login admin / admin-demo; reviewers analyst1 / analyst1, analyst2 / analyst2, senior reviewer senior1 / senior1-demo)")
         say(f"KYC cases: {BASE}/plugin/kyc-cases  (the workspace alone: {BASE}/kyc/cases)")
-        say(f"KYC database: {_describe(env['KYC_DATABASE_URL'])}; logs in {LOGS}")
+        say(f"KYC database: {_describe(env['KYC_DATABASE_URL'])}"
+            + (f" (tasks' role; schema owner {_parse_url(store.owner_url).username})" if store.app_role else "")
+            + f"; logs in {LOGS}")
         say("stop everything with: make stop")
     return 0 if ok else 1
 
@@ -833,6 +1053,7 @@ def main() -> int:
         return stop_all()
     stop_all()
     drop_metadata_database()
+    drop_kyc_database()
     shutil.rmtree(DEMO_HOME, ignore_errors=True)
     say(f"removed {DEMO_HOME}")
     return 0

@@ -1,7 +1,8 @@
 """The README's first command, for real: Airflow components on loopback, runs triggered through REST.
 
-Also the privacy rule (nothing the demo's processes logged names a sample customer), and review answers given
-within half a second of the review task parking: none may be lost.
+Also the privacy rule (nothing the demo's processes logged names a sample customer), the KYC store's task role (on
+PostgreSQL every component, and so every task, connects as the app role, never as the superuser), and review answers
+given within half a second of the review task parking: none may be lost.
 """
 
 from __future__ import annotations
@@ -59,6 +60,76 @@ def demo(tmp_path_factory):
     finally:
         # `clean` stops the processes and drops the demo's PostgreSQL metadata database, if it used one.
         subprocess.run([*demo_py, "clean"], env=env, capture_output=True, text=True, timeout=120)
+
+
+def _postgres_answers() -> bool:
+    import psycopg
+
+    try:
+        with psycopg.connect("postgresql://postgres@127.0.0.1:5432/postgres", connect_timeout=3):
+            return True
+    except psycopg.OperationalError:
+        return False
+
+
+def _store(home: Path) -> dict:
+    """The demo's KYC store: its URLs (schema owner, app role) and the app role."""
+    return json.loads((home / "kyc_database.json").read_text())
+
+
+@pytest.mark.airflow_live
+def test_tasks_ran_as_the_app_role_never_as_the_superuser(demo):
+    import psycopg
+    from psycopg import errors
+    from sqlalchemy.engine import make_url
+
+    if not _postgres_answers():
+        pytest.skip("PostgreSQL does not answer on 127.0.0.1:5432: the demo's KYC store is the embedded SQLite file")
+    result, home = demo["result"], demo["home"]
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    store = _store(home)
+    role = store["app_role"]
+    # PostgreSQL answers: the demo's KYC store is its own PostgreSQL database, the tasks' role is not the owner's.
+    assert role and make_url(store["app_url"]).get_backend_name() == "postgresql", store["app_url"]
+    owner = make_url(store["owner_url"]).username
+    assert role not in ("postgres", owner) and make_url(store["app_url"]).username == role
+    assert f"tasks connect as {role} (not a superuser;" in result.stdout
+    # What PostgreSQL saw while the runs went on: every connection to the KYC database was the app role's.
+    seen = re.search(rf"tasks connected to the KYC database {store['database']} as (\S+) only \((\d+) connections seen",
+                     result.stdout)
+    assert seen and seen.group(1) == role and int(seen.group(2)) > 0, result.stdout[-3000:]
+    # And now, live: while a kyc_source_sla_monitor run writes source health, PostgreSQL is asked who is connected to
+    # the KYC database (tasks, the api-server's plugin): the app role, and nobody else.
+    base, admin_url = demo["base"], "postgresql://postgres@127.0.0.1:5432/postgres"
+    token = _token(base, "admin", "admin-demo")
+    run_id = f"roles__{uuid.uuid4().hex[:8]}"
+    status, body = _http(base, "POST", "/api/v2/dags/kyc_source_sla_monitor/dagRuns",
+                         {"dag_run_id": run_id, "logical_date": None, "conf": {}}, token=token)
+    assert status in (200, 409), body
+    connected: set[str] = set()
+    state, deadline = "queued", time.monotonic() + 300
+    with psycopg.connect(admin_url, autocommit=True) as watch:
+        while state not in ("success", "failed") and time.monotonic() < deadline:
+            for _ in range(20):
+                connected |= {row[0] for row in watch.execute(
+                    "SELECT usename FROM pg_stat_activity WHERE datname = %s AND backend_type = 'client backend'",
+                    (store["database"],))}
+                time.sleep(0.05)
+            state = _http(base, "GET", f"/api/v2/dags/kyc_source_sla_monitor/dagRuns/{run_id}", token=token)[1].get("state")
+    assert state == "success", state
+    assert connected == {role}, connected
+    # The role the tasks wrote the decisions with: not a superuser, refused any edit of a decision, any DELETE.
+    libpq = make_url(store["app_url"]).set(drivername="postgresql").render_as_string(hide_password=False)
+    with psycopg.connect(libpq, autocommit=True) as conn:
+        assert conn.execute("SELECT current_user").fetchone()[0] == role
+        assert conn.execute("SELECT rolsuper FROM pg_roles WHERE rolname = current_user").fetchone()[0] is False
+        assert conn.execute("SELECT count(*) FROM decision").fetchone()[0] >= 8
+        for statement in ("UPDATE decision SET outcome = 'approve' WHERE false", "DELETE FROM decision WHERE false",
+                          "DELETE FROM customer WHERE false", "UPDATE audit_event SET actor = 'x' WHERE false"):
+            # Refused by the grants when planned ("permission denied for table"), whatever the rows: no row is touched
+            # and no append-only trigger (which refuses everyone, a superuser too) is reached.
+            with pytest.raises(errors.InsufficientPrivilege, match="permission denied for table"):
+                conn.execute(statement)
 
 
 @pytest.mark.airflow_live
@@ -156,7 +227,7 @@ def test_answers_given_within_half_a_second_of_parking_are_never_lost(demo):
 
     assert demo["result"].returncode == 0, "the demo did not come up"
     base, home = demo["base"], demo["home"]
-    url = f"sqlite:///{home / 'kyc.db'}"
+    url = _store(home)["app_url"]  # the tasks' own role: it may insert customers and decisions
     admin, analyst = _token(base, "admin", "admin-demo"), _token(base, "analyst1", "analyst1")
     decisions = _pending_reviews(url, FAST_ANSWERS)
     for decision_id in decisions:

@@ -65,8 +65,8 @@ def _current(_args: argparse.Namespace) -> int:
 
 
 def _grant(args: argparse.Namespace) -> int:
-    from kyc_core.store.roles import grant_app_role
+    from kyc_core.store.roles import APPEND_ONLY, grant_app_role
 
     grant_app_role(_url(), args.role)
-    print(f"role {args.role}: read/write on KYC tables, INSERT-only on audit_event")
+    print(f"role {args.role}: read/write on KYC tables, no DELETE; INSERT-only on {', '.join(sorted(APPEND_ONLY))}")
     return 0
