@@ -194,8 +194,8 @@ def fault(kind: str, env: dict[str, str]) -> None:
         say(f"kill -9 of worker-1 (process group {pid})")
         os.killpg(pid, signal.SIGKILL)
         time.sleep(30)
-        STACK.start_process("worker-1", [str(STACK.VENV_BIN / "airflow"), "celery", "worker", "--celery-hostname",
-                                         STACK.worker_names()[0], "--skip-serve-logs"], env)
+        STACK.start_supervised("worker-1", [str(STACK.VENV_BIN / "airflow"), "celery", "worker", "--celery-hostname",
+                                            STACK.worker_names()[0], "--skip-serve-logs"], env)
         say("worker-1 restarted")
     elif kind == "source-outage":
         base = f"http://127.0.0.1:{STACK.EMULATOR_PORT}/_admin/faults"
@@ -279,8 +279,16 @@ def main() -> int:
     last_trigger = time.time()
     run_ids = [p["run_id"] for p in plan]
     deadline = time.monotonic() + args.drain_timeout
+    seen: dict[str, dict] = {}
     while True:
-        seen = outcomes(kyc_url, run_ids)
+        try:
+            seen = outcomes(kyc_url, run_ids)
+        except Exception as exc:  # noqa: BLE001 - the fault may be the KYC database itself: wait for it
+            if time.monotonic() > deadline:
+                raise SystemExit(f"[chaos] error: the KYC database did not come back before the drain timeout ({exc})") from None
+            say(f"KYC database unreachable ({type(exc).__name__}), waiting for it")
+            time.sleep(10)
+            continue
         pending = [p for p in plan if p["http"] == "created" and not seen[p["run_id"]]["decisions"]
                    and not seen[p["run_id"]]["rejected"]]
         say(f"draining: {len(plan) - len(pending)}/{len(plan)} accounted for")

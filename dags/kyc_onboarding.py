@@ -66,7 +66,10 @@ _FORM_DEFAULTS = {"kind": None, "pep_declared": False, "segment": "cgp"}
     catchup=False,
     # Assessments are limited by the `kyc_assessment` pool, not by runs: many customers may be in flight.
     max_active_runs=64,
-    default_args=DEFAULT_ARGS,
+    # Later stages first (a task weighs as much as the tasks before it): under a backlog the runs in progress reach
+    # their decision before new runs take the slots; Airflow's default ("downstream") would start every queued run's
+    # first stages before any run decides.
+    default_args={**DEFAULT_ARGS, "weight_rule": "upstream"},
     # A run that has not proposed its decisions by the policies' `decision_sla.initial_assessment_minutes`
     # e-mails compliance (the final decision has its own deadline, on kyc_case_review).
     deadline=decision_deadline_alert(decision_deadline(stage="initial")),

@@ -11,7 +11,9 @@ replaced by the PostgreSQL and Redis of this machine and local ports distinct fr
   `kyc db grant-app-role`;
 - starts the mail sink, the source emulator, the api-server, scheduler, dag-processor, triggerer and two
   `airflow celery worker` processes with their own Celery host names, and waits until Airflow is healthy and both
-  workers answer a Celery ping.
+  workers answer a Celery ping. Each Airflow process runs under `stack.py supervise`, which starts it again when it
+  exits with an error (compose's `restart: on-failure`): the scheduler, dag-processor and triggerer exit when
+  PostgreSQL goes away, and come back when it returns.
 
 State (Airflow home, logs, PID file, generated secrets) lives under `.stack/` (STACK_HOME); `stop` stops exactly
 the process groups recorded there, and checks none of their processes is left.
@@ -310,6 +312,47 @@ def start_process(name: str, argv: list[str], env: dict[str, str]) -> int:
     return proc.pid
 
 
+#: Restart waits of a supervised component, in seconds (the last one repeats).
+RESTART_WAITS_S = (2, 5, 10, 30)
+
+
+def supervise(name: str, argv: list[str]) -> int:
+    """Run one component and start it again whenever it exits with an error (PostgreSQL or Redis gone for a while
+    makes Airflow's scheduler, dag-processor and triggerer exit): what compose's `restart: on-failure` does. A clean
+    exit, or SIGTERM from `stack.py stop` (sent to the whole process group), ends the supervision."""
+    stopping = False
+    child: subprocess.Popen | None = None
+
+    def _stop(signum: int, _frame: object) -> None:
+        nonlocal stopping
+        stopping = True
+        if child is not None and child.poll() is None:
+            child.send_signal(signum)
+
+    signal.signal(signal.SIGTERM, _stop)
+    signal.signal(signal.SIGINT, _stop)
+    restarts = 0
+    while True:
+        started = time.monotonic()
+        child = subprocess.Popen(argv, stdin=subprocess.DEVNULL)
+        code = child.wait()
+        if stopping or code == 0:
+            return code
+        if time.monotonic() - started > 300:
+            restarts = 0  # it had been up a while: a new fault, not the same one
+        wait = RESTART_WAITS_S[min(restarts, len(RESTART_WAITS_S) - 1)]
+        restarts += 1
+        print(f"[supervise] {name} exited with code {code}; restart {restarts} in {wait}s", flush=True)
+        time.sleep(wait)
+        if stopping:
+            return code
+
+
+def start_supervised(name: str, argv: list[str], env: dict[str, str]) -> int:
+    """`start_process` of a component under `supervise` (same process group, same log)."""
+    return start_process(name, [sys.executable, str(Path(__file__).resolve()), "supervise", name, "--", *argv], env)
+
+
 def stop() -> int:
     """Stop every process group the stack recorded, and check that none of their processes is left."""
     pids = read_pids()
@@ -466,10 +509,11 @@ def start() -> int:
                                    "--companies", str(EMULATOR_COMPANIES), "--seed", str(EMULATOR_SEED),
                                    "--sirene-api-key", "demo-sirene-key", "--rne-account", "demo:demo-rne-pass"], env)
         for name, args in COMPONENTS:
-            start_process(name, [airflow, *args], env)
+            start_supervised(name, [airflow, *args], env)
         for n, hostname in enumerate(worker_names(), start=1):
             # On one machine the api-server reads task logs from the shared log folder: no per-worker log server.
-            start_process(f"worker-{n}", [airflow, "celery", "worker", "--celery-hostname", hostname, "--skip-serve-logs"], env)
+            start_supervised(f"worker-{n}", [airflow, "celery", "worker", "--celery-hostname", hostname, "--skip-serve-logs"],
+                             env)
         wait_healthy(timeout=240)
         wait_workers(env["AIRFLOW__CELERY__BROKER_URL"], timeout=180)
         ok = True
@@ -531,8 +575,12 @@ def status() -> int:
 def main() -> int:
     """CLI of the stack script."""
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("action", choices=["start", "stop", "status", "env"])
+    parser.add_argument("action", choices=["start", "stop", "status", "env", "supervise"])
+    parser.add_argument("command", nargs=argparse.REMAINDER, help="supervise: NAME -- ARGV (used by start)")
     args = parser.parse_args()
+    if args.action == "supervise":
+        name, _, argv = args.command[0], args.command[1], args.command[2:]
+        return supervise(name, argv)
     if args.action == "start":
         return start()
     if args.action == "stop":
