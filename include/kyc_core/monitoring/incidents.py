@@ -10,8 +10,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
+
+from sqlalchemy.orm import Session
 
 from kyc_core.monitoring.status import SEVERITY_RANK
+from kyc_core.store.models import SourceIncident
 
 OPENED, RAISED, REMINDER, RESOLVED = "opened", "raised", "reminder", "resolved"
 
@@ -74,3 +78,24 @@ def decide(
         # A severity alert just went out: it is the reminder for this period.
         changes.append(Transition("remind", wanted, None, reminders=due))
     return changes
+
+
+def apply_change(session: Session, row: SourceIncident | None, change: Any, *, source: str, kind: str,
+                 now: datetime) -> SourceIncident:
+    """Carry a decided change (open, severity, remind, resolve) into the incident row; a new row when it opens."""
+    if change.action == "open":
+        row = SourceIncident(source=source, kind=kind, status="open", severity=change.severity,
+                             peak_severity=change.severity, opened_at=now, reminders=0, detail={})
+        session.add(row)
+    elif row is None:
+        raise ValueError(f"no open incident to {change.action}")
+    elif change.action == "severity":
+        row.severity = change.severity
+        if SEVERITY_RANK[change.severity] > SEVERITY_RANK[row.peak_severity]:
+            row.peak_severity = change.severity
+    elif change.action == "remind":
+        row.reminders = change.reminders
+    elif change.action == "resolve":
+        row.status = "resolved"
+        row.resolved_at = now
+    return row

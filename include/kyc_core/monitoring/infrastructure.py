@@ -40,7 +40,15 @@ from sqlalchemy.orm import Session
 
 from kyc_core.monitoring.alerts import elapsed, hhmm
 from kyc_core.monitoring.config import InfrastructureChecks, Loaded, SlaConfig
-from kyc_core.monitoring.incidents import OPENED, RAISED, REMINDER, RESOLVED, OpenIncident, decide
+from kyc_core.monitoring.incidents import (
+    OPENED,
+    RAISED,
+    REMINDER,
+    RESOLVED,
+    OpenIncident,
+    apply_change,
+    decide,
+)
 from kyc_core.monitoring.rendered import Rendered
 from kyc_core.monitoring.status import SEVERITY_RANK
 from kyc_core.monitoring.windows import utc
@@ -873,36 +881,6 @@ def take_in_unrecorded(
     return row
 
 
-def _apply(
-    session: Session, row: SourceIncident | None, change, component: str, now: datetime
-) -> SourceIncident:
-    if change.action == "open":
-        row = SourceIncident(
-            source=component,
-            kind=KIND,
-            status="open",
-            severity=change.severity,
-            peak_severity=change.severity,
-            opened_at=now,
-            reminders=0,
-            detail={},
-        )
-        session.add(row)
-    elif row is None:
-        raise ValueError(f"no open incident to {change.action}")
-    elif change.action == "severity":
-        row.severity = change.severity
-        if SEVERITY_RANK[change.severity] > SEVERITY_RANK[row.peak_severity]:
-            row.peak_severity = change.severity
-    elif change.action == "remind":
-        row.reminders = change.reminders
-    elif change.action == "resolve":
-        row.status = "resolved"
-        row.resolved_at = now
-    session.flush()
-    return row
-
-
 def apply_infrastructure(
     session: Session,
     sla: Loaded,
@@ -966,7 +944,8 @@ def apply_infrastructure(
         )
         alerts = []
         for change in changes:
-            row = _apply(session, row, change, component, now)
+            row = apply_change(session, row, change, source=component, kind=KIND, now=now)
+            session.flush()
             if change.alert:
                 alerts.append(change)
         if row is None:  # nothing wanted and nothing open

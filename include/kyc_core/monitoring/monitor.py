@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 from kyc_core.errors import UserError
 from kyc_core.monitoring.alerts import AlertFacts, Rendered, render
 from kyc_core.monitoring.config import Loaded, SlaConfig, from_raw
-from kyc_core.monitoring.incidents import OpenIncident, decide
+from kyc_core.monitoring.incidents import OpenIncident, apply_change, decide
 from kyc_core.monitoring.infrastructure import Probe, Unrecorded, apply_infrastructure
 from kyc_core.monitoring.status import SEVERITY_RANK, Evaluation, evaluate
 from kyc_core.monitoring.windows import last_answer_at, ledger_stats, utc
@@ -294,27 +294,7 @@ def _open_state(row: SourceIncident) -> OpenIncident:
 def _apply(
     session: Session, row, change, ev: Evaluation, kind: str, now: datetime, health: SourceHealth
 ) -> SourceIncident:
-    if change.action == "open":
-        row = SourceIncident(
-            source=ev.source,
-            kind=kind,
-            status="open",
-            severity=change.severity,
-            peak_severity=change.severity,
-            opened_at=now,
-            reminders=0,
-            detail={},
-        )
-        session.add(row)
-    elif change.action == "severity":
-        row.severity = change.severity
-        if SEVERITY_RANK[change.severity] > SEVERITY_RANK[row.peak_severity]:
-            row.peak_severity = change.severity
-    elif change.action == "remind":
-        row.reminders = change.reminders
-    elif change.action == "resolve":
-        row.status = "resolved"
-        row.resolved_at = now
+    row = apply_change(session, row, change, source=ev.source, kind=kind, now=now)
     detail = dict(row.detail or {})
     detail["status"] = ev.status
     detail["breaches"] = [b.describe() for b in ev.breaches]
